@@ -1,0 +1,225 @@
+"""A byte-bounded queue drained by one background thread in batches.
+
+The base of every sink that does I/O: ``enqueue`` is the only thing the request path
+calls, and it never blocks on I/O and never raises. Subclasses implement
+``write_batch``. Workers flush at exit and start fresh in a forked child.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+from opentelemetry import metrics
+from opentelemetry.metrics import CallbackOptions, Observation
+
+from .selftelemetry import report_error
+
+_meter = metrics.get_meter("llmtel", "0.1.0")
+enqueued = _meter.create_counter("llmtel.exporter.enqueued", unit="{item}", description="Items accepted")
+written = _meter.create_counter("llmtel.exporter.written", unit="{item}", description="Items stored")
+retried = _meter.create_counter("llmtel.exporter.retried", unit="{batch}", description="Batch retries")
+spooled = _meter.create_counter("llmtel.exporter.spooled", unit="{item}", description="Items spooled to disk")
+replayed = _meter.create_counter("llmtel.exporter.replayed", unit="{item}", description="Spooled items stored")
+dropped = _meter.create_counter("llmtel.exporter.dropped", unit="{item}", description="Items lost, by reason")
+
+_workers: weakref.WeakSet[BatchWorker] = weakref.WeakSet()
+
+
+def _observe_queue_bytes(options: CallbackOptions) -> Iterable[Observation]:
+    return [Observation(w.queued_bytes, {"exporter": w.name}) for w in list(_workers)]
+
+
+_meter.create_observable_gauge(
+    "llmtel.exporter.queue_bytes",
+    callbacks=[_observe_queue_bytes],
+    unit="By",
+    description="Bytes waiting in the in-memory queue",
+)
+
+
+class BatchWorker:
+    """Queue bounded by ``max_queue_bytes``; batches of at most ``batch_max_rows`` items or
+    ``batch_max_bytes`` bytes, written at least every ``flush_interval`` seconds."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        max_queue_bytes: int = 64 << 20,
+        batch_max_rows: int = 5000,
+        batch_max_bytes: int = 16 << 20,
+        flush_interval: float = 1.0,
+    ) -> None:
+        self.name = name
+        self.max_queue_bytes = max_queue_bytes
+        self.batch_max_rows = batch_max_rows
+        self.batch_max_bytes = batch_max_bytes
+        self.flush_interval = flush_interval
+        self._attrs = {"exporter": name}
+        self._reset()
+        _workers.add(self)
+        weak = weakref.ref(self)
+
+        def in_child() -> None:
+            worker = weak()
+            if worker is not None:
+                worker._after_fork()
+
+        os.register_at_fork(after_in_child=in_child)
+
+    def _reset(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._items: deque[tuple[Any, int]] = deque()
+        self._bytes = 0
+        self._accepted = 0
+        self._done = 0
+        self._flush_wanted = False
+        self._stopping = False
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def _after_fork(self) -> None:
+        """In a forked child: own queue and thread; the parent's queued items stay the parent's."""
+        self._reset()
+        self.after_fork()
+
+    def after_fork(self) -> None:
+        """Subclasses drop connections inherited from the parent here."""
+
+    @property
+    def queued_bytes(self) -> int:
+        return self._bytes
+
+    @property
+    def stopping(self) -> bool:
+        """True once shutdown began: ``write_batch`` should stop retrying and keep data safe."""
+        return self._stopping
+
+    def enqueue(self, item: Any, size: int) -> bool:
+        """Accept ``item`` (about ``size`` bytes) unless the queue is full or closed. Never blocks."""
+        with self._cond:
+            if self._closed:
+                reason = "shutdown"
+            elif self._bytes + size > self.max_queue_bytes:
+                reason = "queue_full"
+            else:
+                self._items.append((item, size))
+                self._bytes += size
+                self._accepted += 1
+                if len(self._items) >= self.batch_max_rows or self._bytes >= self.batch_max_bytes:
+                    self._cond.notify()
+                if self._thread is None:
+                    self._start()
+                reason = ""
+        if reason:
+            dropped.add(1, {**self._attrs, "reason": reason})
+            return False
+        enqueued.add(1, self._attrs)
+        return True
+
+    def _start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def _take_batch(self) -> list[Any]:
+        batch: list[Any] = []
+        size = 0
+        while self._items and len(batch) < self.batch_max_rows:
+            item, item_size = self._items[0]
+            if batch and size + item_size > self.batch_max_bytes:
+                break
+            self._items.popleft()
+            batch.append(item)
+            size += item_size
+        self._bytes -= size
+        return batch
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                deadline = time.monotonic() + self.flush_interval
+                while not (self._stopping or self._flush_wanted) and (
+                    len(self._items) < self.batch_max_rows and self._bytes < self.batch_max_bytes
+                ):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(remaining)
+                batch = self._take_batch()
+                if not batch:
+                    self._flush_wanted = False
+                    self._cond.notify_all()
+                    if self._stopping:
+                        return
+                    continue
+            try:
+                self.write_batch(batch)
+            except Exception as exc:  # a sink bug must not kill the thread
+                report_error(f"{self.name}.write_batch", exc)
+                dropped.add(len(batch), {**self._attrs, "reason": "write_error"})
+            with self._cond:
+                self._done += len(batch)
+                self._cond.notify_all()
+
+    def write_batch(self, batch: list[Any]) -> None:
+        """Store ``batch``; runs on the worker thread. Raising counts the batch as dropped."""
+        raise NotImplementedError
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything enqueued before this call is written; False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            target = self._accepted
+            if self._thread is None or self._done >= target:
+                return True
+            self._flush_wanted = True
+            self._cond.notify_all()
+            while self._done < target:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Write what is queued (within ``timeout``), then stop accepting and stop the thread."""
+        if os.getpid() != self._pid:
+            self._after_fork()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._stopping = True
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        with self._cond:
+            left = len(self._items)
+        if left:
+            dropped.add(left, {**self._attrs, "reason": "shutdown_timeout"})
+        self.close()
+
+    def close(self) -> None:
+        """Release resources after the thread stopped (subclasses close clients here)."""
+
+
+@atexit.register
+def _flush_all_at_exit() -> None:
+    for worker in list(_workers):
+        try:
+            worker.shutdown(timeout=worker_shutdown_timeout)
+        except Exception as exc:  # pragma: no cover - exit path, best effort
+            report_error("atexit.shutdown", exc)
+
+
+worker_shutdown_timeout = 10.0

@@ -1,0 +1,218 @@
+"""Turn any Python value into JSON text without ever raising, and make valid-JSON previews.
+
+The fast path is one C-accelerated ``json`` call; only values it cannot take (cycles,
+NaN, odd keys, deep nesting) go through the slower sanitising walk.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime
+import enum
+import json
+import math
+import uuid
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, Final
+
+MAX_REPR_CHARS: Final = 1000
+MAX_DEPTH: Final = 200
+BYTES_MARKER: Final = "$llmtel.bytes_base64"
+CYCLE_MARKER: Final = "[llmtel: cycle]"
+DEPTH_MARKER: Final = "[llmtel: nested too deep]"
+
+
+def _repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<unrepresentable {type(value).__qualname__}>"
+    if len(text) > MAX_REPR_CHARS:
+        return text[:MAX_REPR_CHARS] + f"…[llmtel: +{len(text) - MAX_REPR_CHARS} chars]"
+    return text
+
+
+def _bytes(value: bytes | bytearray | memoryview) -> Any:
+    raw = bytes(value)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return {BYTES_MARKER: base64.b64encode(raw).decode("ascii")}
+
+
+def _float(value: float) -> Any:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def _convert(value: Any) -> Any:
+    """One step towards JSON for a value ``json`` does not know; never raises."""
+    try:
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return _bytes(value)
+        if isinstance(value, enum.Enum):
+            return value.value
+        if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+            return value.isoformat()
+        if isinstance(value, datetime.timedelta):
+            return value.total_seconds()
+        if isinstance(value, (uuid.UUID, Decimal)):
+            return str(value)
+        if isinstance(value, (set, frozenset)):
+            return list(value)
+        dump = getattr(value, "model_dump", None)  # pydantic v2, and the SDKs' response models
+        if callable(dump) and not isinstance(value, type):
+            return dump(mode="json", warnings=False)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        if isinstance(value, Mapping):
+            return dict(value)
+        if isinstance(value, (list, tuple)):
+            return list(value)
+    except Exception:
+        pass
+    return _repr(value)
+
+
+class _FastEncoder(json.JSONEncoder):
+    def default(self, o: Any) -> Any:
+        return _convert(o)
+
+
+_fast = _FastEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_plain = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def sanitize(value: Any, _depth: int = 0, _stack: set[int] | None = None) -> Any:
+    """A JSON-safe copy of ``value``: markers for cycles and depth, strings for NaN and odd keys."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return _float(value)
+    if _depth >= MAX_DEPTH:
+        return DEPTH_MARKER
+    stack = set() if _stack is None else _stack
+    if isinstance(value, dict):
+        if id(value) in stack:
+            return CYCLE_MARKER
+        stack.add(id(value))
+        try:
+            out: dict[str, Any] = {}
+            for key, item in list(value.items()):
+                name = key if isinstance(key, str) else encode(key)
+                out[name] = sanitize(item, _depth + 1, stack)
+            return out
+        finally:
+            stack.discard(id(value))
+    if isinstance(value, (list, tuple)):
+        if id(value) in stack:
+            return CYCLE_MARKER
+        stack.add(id(value))
+        try:
+            return [sanitize(item, _depth + 1, stack) for item in list(value)]
+        finally:
+            stack.discard(id(value))
+    converted = _convert(value)
+    if converted is value or isinstance(converted, str):
+        return converted
+    if id(value) in stack:
+        return CYCLE_MARKER
+    stack.add(id(value))
+    try:
+        return sanitize(converted, _depth + 1, stack)
+    finally:
+        stack.discard(id(value))
+
+
+def encode(value: Any) -> str:
+    """Compact JSON text for any value. Never raises."""
+    kind = type(value)
+    if kind is str:
+        return _plain.encode(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    try:
+        return _fast.encode(value)
+    except (ValueError, TypeError, RecursionError):
+        pass
+    try:
+        return _plain.encode(sanitize(value))
+    except Exception:  # sanitize yields plain JSON types; this is belt and braces
+        return _plain.encode(_repr(value))
+
+
+def utf8_len(text: str) -> int:
+    """Byte length of ``text`` in UTF-8, without encoding when the answer is already known."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def cut_marker(cut_bytes: int) -> str:
+    """The marker that ends a cut string, saying how many bytes were left out."""
+    return f"…[llmtel: +{cut_bytes} bytes]"
+
+
+def _cut_string(text: str, keep_chars: int) -> str:
+    if len(text) <= keep_chars:
+        return text
+    head = text[:keep_chars]
+    return head + cut_marker(utf8_len(text) - utf8_len(head))
+
+
+def _shrink(value: Any, str_cap: int, item_cap: int, depth: int) -> Any:
+    if isinstance(value, str):
+        return _cut_string(value, str_cap)
+    if isinstance(value, dict):
+        if depth <= 0:
+            return f"[llmtel: object with {len(value)} keys]"
+        out: dict[str, Any] = {}
+        for i, (key, item) in enumerate(value.items()):
+            if i >= item_cap:
+                out["…"] = f"[llmtel: +{len(value) - item_cap} keys]"
+                break
+            out[_cut_string(key, str_cap)] = _shrink(item, str_cap, item_cap, depth - 1)
+        return out
+    if isinstance(value, list):
+        if depth <= 0:
+            return f"[llmtel: array of {len(value)} items]"
+        items = [_shrink(item, str_cap, item_cap, depth - 1) for item in value[:item_cap]]
+        if len(value) > item_cap:
+            items.append(f"[llmtel: +{len(value) - item_cap} items]")
+        return items
+    return value
+
+
+def preview(tree: Any, limit: int, total_bytes: int) -> str:
+    """Valid JSON of at most ``limit`` bytes that keeps the shape of ``tree`` (a JSON-safe value).
+
+    Long strings are cut with a marker saying how many bytes were cut; long arrays and
+    objects keep their first items; deep levels collapse to a one-line summary. When not
+    even that fits, a string saying how large the value was (``total_bytes``).
+    """
+    str_cap, item_cap, depth = max(16, limit // 2), 64, 12
+    while True:
+        text = _plain.encode(_shrink(tree, str_cap, item_cap, depth))
+        if utf8_len(text) <= limit:
+            return text
+        if str_cap > 16:
+            str_cap //= 2
+        elif item_cap > 2:
+            item_cap //= 2
+        elif depth > 0:
+            depth -= 1
+        else:
+            break
+    for text in (_plain.encode(f"[llmtel: {total_bytes} bytes]"), '"…"', '""'):
+        if utf8_len(text) <= limit:
+            return text
+    return "0"

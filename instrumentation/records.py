@@ -1,0 +1,57 @@
+"""The provider trace: one denormalised row per LLM call, linked to its span by ids."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class ProviderTrace:
+    """Everything about one provider call. ``None`` token counts were not reported."""
+
+    id: str
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    created_at: datetime.datetime
+    duration_ms: float
+    provider: str
+    operation: str
+    time_to_first_token_ms: float | None = None
+    org_id: str | None = None
+    user_id: str | None = None
+    agent_id: str | None = None
+    agent_tags: list[str] = field(default_factory=list)
+    run_id: str | None = None
+    step_id: str | None = None
+    call_type: str | None = None
+    service_name: str | None = None
+    request_model: str | None = None
+    response_model: str | None = None
+    response_id: str | None = None
+    finish_reasons: list[str] = field(default_factory=list)
+    is_stream: bool = False
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+    cache_write_input_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cost_usd: float | None = None
+    is_error: bool = False
+    error_type: str | None = None
+    error_message: str | None = None
+    request_json: str = ""
+    response_json: str = ""
+    request_bytes: int = 0
+    response_bytes: int = 0
+    request_params_json: str = "{}"
+
+    def approx_bytes(self) -> int:
+        """Memory this record holds, for byte-bounded queues."""
+        return 512 + len(self.request_json) + len(self.response_json) + len(self.request_params_json)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

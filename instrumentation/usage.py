@@ -1,0 +1,85 @@
+"""Token usage as the provider reported it, normalised to one shape per provider.
+
+``None`` means the provider did not report that count; ``0`` means it reported zero.
+Nothing here estimates tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts for one call. ``input_tokens`` includes cached and cache-written tokens."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+    cache_write_input_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+
+def _get(obj: Any, key: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value)
+
+
+def _sum(*values: int | None) -> int | None:
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
+
+
+def openai_usage(usage: Any) -> Usage | None:
+    """OpenAI chat (prompt/completion_tokens), Responses (input/output_tokens) and embeddings usage."""
+    if usage is None:
+        return None
+    input_tokens = _int(_get(usage, "prompt_tokens"))
+    if input_tokens is None:
+        input_tokens = _int(_get(usage, "input_tokens"))
+    output_tokens = _int(_get(usage, "completion_tokens"))
+    if output_tokens is None:
+        output_tokens = _int(_get(usage, "output_tokens"))
+    in_details = _get(usage, "prompt_tokens_details") or _get(usage, "input_tokens_details")
+    out_details = _get(usage, "completion_tokens_details") or _get(usage, "output_tokens_details")
+    total = _int(_get(usage, "total_tokens"))
+    return Usage(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        total_tokens=total if total is not None else _sum(input_tokens, output_tokens),
+        cache_read_input_tokens=_int(_get(in_details, "cached_tokens")),
+        cache_write_input_tokens=None,  # OpenAI does not report cache writes
+        reasoning_tokens=_int(_get(out_details, "reasoning_tokens")),
+    )
+
+
+def anthropic_usage(usage: Any) -> Usage | None:
+    """Anthropic usage: ``input_tokens`` excludes cache reads and writes, so they are added back
+    (the GenAI convention counts every input token in ``gen_ai.usage.input_tokens``)."""
+    if usage is None:
+        return None
+    uncached = _int(_get(usage, "input_tokens"))
+    cache_read = _int(_get(usage, "cache_read_input_tokens"))
+    cache_write = _int(_get(usage, "cache_creation_input_tokens"))
+    output_tokens = _int(_get(usage, "output_tokens"))
+    input_tokens = _sum(uncached, cache_read, cache_write) if uncached is not None else None
+    return Usage(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        total_tokens=_sum(input_tokens, output_tokens),
+        cache_read_input_tokens=cache_read,
+        cache_write_input_tokens=cache_write,
+        reasoning_tokens=None,  # Anthropic folds thinking into output_tokens and reports no split
+    )

@@ -1,0 +1,107 @@
+"""Shared fixtures: one real OTel SDK TracerProvider/MeterProvider for the whole session
+(OTel allows setting the global providers once), in-memory exporters reset per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler, SamplingResult
+
+from llmtel.instrumentation import InMemorySink, ProviderTrace, Settings, payloads, runtime
+from llmtel.instrumentation.processor import ProviderTraceProcessor
+
+
+@dataclass
+class Telemetry:
+    exporter: InMemorySpanExporter
+    reader: InMemoryMetricReader
+    sink: InMemorySink
+    provider: TracerProvider
+    sampler: ProbeSampler
+
+    def spans(self) -> list[ReadableSpan]:
+        return list(self.exporter.get_finished_spans())
+
+    def span(self, name: str) -> ReadableSpan:
+        found = [s for s in self.spans() if s.name == name]
+        assert len(found) == 1, f"expected one span {name!r}, got {[s.name for s in self.spans()]}"
+        return found[0]
+
+    def traces(self) -> list[ProviderTrace]:
+        return list(self.sink.traces)
+
+    def metric_points(self, name: str) -> list[Any]:
+        data = self.reader.get_metrics_data()
+        points: list[Any] = []
+        for rm in data.resource_metrics if data else []:
+            for sm in rm.scope_metrics:
+                for metric in sm.metrics:
+                    if metric.name == name:
+                        points.extend(metric.data.data_points)
+        return points
+
+    def counter(self, name: str, **attrs: Any) -> int:
+        return sum(p.value for p in self.metric_points(name) if all(p.attributes.get(k) == v for k, v in attrs.items()))
+
+    def configure(self, **changes: Any) -> None:
+        """Swap settings for this test (budgets, redaction...), keeping the in-memory sink."""
+        settings = replace(runtime.active.settings, **changes)
+        runtime.install(runtime.Runtime(settings, payload_sink=self.sink, trace_sink=self.sink))
+
+
+class ProbeSampler(Sampler):
+    """A real sampler that remembers the attributes each span had at sampling time and
+    delegates the decision to ``inner`` (tests switch it to ALWAYS_OFF)."""
+
+    def __init__(self) -> None:
+        self.inner: Sampler = ParentBased(ALWAYS_ON)
+        self.seen: dict[str, dict[str, Any]] = {}
+
+    def should_sample(
+        self,
+        parent_context: Any,
+        trace_id: int,
+        name: str,
+        kind: Any = None,
+        attributes: Any = None,
+        links: Any = None,
+        trace_state: Any = None,
+    ) -> SamplingResult:
+        self.seen[name] = dict(attributes or {})
+        return self.inner.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        return "ProbeSampler"
+
+
+sampler = ProbeSampler()
+_exporter = InMemorySpanExporter()
+_reader = InMemoryMetricReader()
+_provider = TracerProvider(resource=Resource.create({"service.name": "llmtel-tests"}), sampler=sampler)
+_provider.add_span_processor(ProviderTraceProcessor())
+_provider.add_span_processor(SimpleSpanProcessor(_exporter))
+trace.set_tracer_provider(_provider)
+metrics.set_meter_provider(MeterProvider(metric_readers=[_reader]))
+
+
+@pytest.fixture
+def tel() -> Iterator[Telemetry]:
+    sink = InMemorySink()
+    runtime.install(runtime.Runtime(Settings(), payload_sink=sink, trace_sink=sink))
+    payloads.forget_offered()
+    _exporter.clear()
+    sampler.inner = ParentBased(ALWAYS_ON)
+    sampler.seen.clear()
+    yield Telemetry(_exporter, _reader, sink, _provider, sampler)
+    sampler.inner = ParentBased(ALWAYS_ON)
+    _exporter.clear()

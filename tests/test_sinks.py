@@ -1,0 +1,104 @@
+"""The background batch worker through the JSONL sink: batching, bounds, flush, fork."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from llmtel.instrumentation import JsonlSink, ProviderTrace
+from llmtel.instrumentation.batching import BatchWorker
+
+from .conftest import Telemetry
+
+
+def record(n: int, payload: str = "") -> ProviderTrace:
+    return ProviderTrace(
+        id=f"id-{n}",
+        trace_id="0" * 32,
+        span_id=f"{n:016x}",
+        parent_span_id=None,
+        created_at=datetime.datetime.now(datetime.timezone.utc),
+        duration_ms=1.0,
+        provider="openai",
+        operation="chat",
+        request_json=payload,
+    )
+
+
+def rows(path: Path) -> list[dict[str, Any]]:
+    file = path / "traces.jsonl"
+    return [json.loads(line) for line in file.read_text().splitlines()] if file.exists() else []
+
+
+def test_jsonl_sink_writes_in_batches_and_flushes(tmp_path: Path) -> None:
+    sink = JsonlSink(str(tmp_path), batch_max_rows=10, flush_interval=60)
+    for n in range(25):
+        assert sink.offer(record(n))
+    assert sink.offer_payload("ab" * 32, b'{"big":true}')
+    assert sink.flush(timeout=10)
+    assert [r["id"] for r in rows(tmp_path)] == [f"id-{n}" for n in range(25)]
+    payload = json.loads((tmp_path / "payloads.jsonl").read_text())
+    assert payload == {"sha256": "ab" * 32, "data": '{"big":true}'}
+    sink.shutdown(timeout=5)
+    assert not sink.offer(record(99))  # closed: refused and counted
+
+
+class SlowWorker(BatchWorker):
+    def __init__(self, **options: Any) -> None:
+        super().__init__("llmtel-slow-test", **options)
+        self.release = threading.Event()
+        self.written: list[Any] = []
+
+    def write_batch(self, batch: list[Any]) -> None:
+        self.release.wait(10)
+        self.written.extend(batch)
+
+
+def test_queue_is_bounded_by_bytes_and_drops_are_counted(tel: Telemetry) -> None:
+    worker = SlowWorker(max_queue_bytes=10_000, batch_max_rows=1, flush_interval=0.01)
+    before = tel.counter("llmtel.exporter.dropped", exporter="llmtel-slow-test", reason="queue_full")
+    accepted = sum(worker.enqueue(n, 1000) for n in range(50))
+    assert accepted <= 11  # 10 queued + at most one taken by the writer thread
+    dropped = tel.counter("llmtel.exporter.dropped", exporter="llmtel-slow-test", reason="queue_full")
+    assert dropped - before == 50 - accepted
+    started = time.monotonic()
+    worker.enqueue("x", 10**9)  # enqueue never blocks, even when full
+    assert time.monotonic() - started < 0.1
+    worker.release.set()
+    assert worker.flush(timeout=10)
+    assert len(worker.written) == accepted
+    worker.shutdown(timeout=5)
+
+
+def test_shutdown_respects_deadline_when_writer_hangs(tel: Telemetry) -> None:
+    worker = SlowWorker(flush_interval=0.01)
+    for n in range(5):
+        worker.enqueue(n, 10)
+    started = time.monotonic()
+    assert not worker.flush(timeout=0.2)
+    worker.shutdown(timeout=0.3)
+    assert time.monotonic() - started < 2
+    worker.release.set()
+
+
+def test_forked_child_gets_its_own_queue(tmp_path: Path) -> None:
+    sink = JsonlSink(str(tmp_path), flush_interval=60)
+    sink.offer(record(1))  # queued in the parent, not yet written
+    pid = os.fork()
+    if pid == 0:  # child: must write only its own record, with its own thread
+        try:
+            sink.offer(record(2))
+            sink.flush(timeout=10)
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert status == 0
+    assert [r["id"] for r in rows(tmp_path)] == ["id-2"]
+    sink.flush(timeout=10)
+    assert sorted(r["id"] for r in rows(tmp_path)) == ["id-1", "id-2"]
+    sink.shutdown(timeout=5)
