@@ -39,15 +39,25 @@ def _cut_text(text: str, limit: int, keep_tail: bool = False) -> str:
     return cut_marker(cut) + text[-limit:] if keep_tail else text[:limit] + cut_marker(cut)
 
 
+def error_type_of(exc: BaseException) -> str:
+    """``module.Class`` for the exception, without private submodules (``openai.NotFoundError``)."""
+    module = type(exc).__module__
+    if module in ("builtins", "__main__"):
+        return type(exc).__qualname__
+    public = []
+    for part in module.split("."):
+        if part.startswith("_"):
+            break
+        public.append(part)
+    return ".".join([*public, type(exc).__qualname__])
+
+
 def record_error(span: Span, exc: BaseException) -> None:
     """Exception event (within budget), status ERROR and ``error.type``; cancellation is not an error."""
     if isinstance(exc, asyncio.CancelledError):
         span.set_attribute(semconv.LLMTEL_CANCELLED, True)
         return
-    error_type = type(exc).__qualname__
-    module = type(exc).__module__
-    if module not in ("builtins", "__main__"):
-        error_type = f"{module}.{error_type}"
+    error_type = error_type_of(exc)
     try:
         message = str(exc)
     except Exception:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -18,7 +19,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler, SamplingResult
 
 from llmtel.instrumentation import InMemorySink, ProviderTrace, Settings, payloads, runtime
+from llmtel.instrumentation.anthropic import AnthropicInstrumentor
+from llmtel.instrumentation.openai import OpenAIInstrumentor
 from llmtel.instrumentation.processor import ProviderTraceProcessor
+
+from .providers import ProviderServer
 
 
 @dataclass
@@ -105,3 +110,39 @@ def tel() -> Iterator[Telemetry]:
     yield Telemetry(_exporter, _reader, sink, _provider, sampler)
     sampler.inner = ParentBased(ALWAYS_ON)
     _exporter.clear()
+
+
+@pytest.fixture(scope="session")
+def provider_server() -> Iterator[ProviderServer]:
+    with ProviderServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def instrumentors() -> Iterator[tuple[OpenAIInstrumentor, AnthropicInstrumentor]]:
+    pair = (OpenAIInstrumentor(), AnthropicInstrumentor())
+    for instrumentor in pair:
+        instrumentor.instrument()
+    yield pair
+    for instrumentor in pair:
+        instrumentor.uninstrument()
+
+
+@pytest.fixture
+def server(provider_server: ProviderServer, instrumentors: Any, tel: Telemetry) -> Iterator[ProviderServer]:
+    """The loopback provider with both SDKs instrumented and telemetry reset."""
+    provider_server.reset()
+    yield provider_server
+    provider_server.reset()
+
+
+@contextmanager
+def uninstrumented(pair: tuple[OpenAIInstrumentor, AnthropicInstrumentor]) -> Iterator[None]:
+    """Run the SDKs as they are without llmtel, to compare what the app receives."""
+    for instrumentor in pair:
+        instrumentor.uninstrument()
+    try:
+        yield
+    finally:
+        for instrumentor in pair:
+            instrumentor.instrument()

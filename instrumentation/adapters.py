@@ -1,0 +1,57 @@
+"""What a provider instrumentation must say about its API, so one call lifecycle serves all.
+
+``llmtel.instrumentation.openai`` and ``.anthropic`` each define one :class:`Adapter`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from opentelemetry.util.types import AttributeValue
+
+from .sidechannel import LLMCall
+
+
+def get(obj: Any, key: str, default: Any = None) -> Any:
+    """``obj[key]`` for mappings, ``obj.key`` for SDK models: responses arrive as either."""
+    if obj is None:
+        return default
+    if isinstance(obj, Mapping):
+        return obj.get(key, default)
+    return getattr(obj, key, default)
+
+
+class Accumulator(Protocol):
+    """Assembles a streamed response from its events."""
+
+    def add(self, event: Any) -> None:
+        """One event as the SDK yields it."""
+
+    def complete(self, call: LLMCall) -> None:
+        """Fill ``call`` (response, usage, ids, finish reasons) from what arrived so far."""
+
+
+class Adapter(Protocol):
+    provider: str
+
+    def operation(self, path: str) -> str | None:
+        """The GenAI operation for an API path, or None for paths llmtel does not trace."""
+
+    def request_attributes(self, operation: str, body: Mapping[str, Any]) -> dict[str, AttributeValue]:
+        """``gen_ai.request.*`` attributes from the request body (set at span start)."""
+
+    def request_params(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The request's parameters without content (messages, input, tools) for the record."""
+
+    def input_content(self, operation: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """GenAI content attributes (input messages, system instructions, tool definitions)."""
+
+    def read_response(self, call: LLMCall, data: Any) -> None:
+        """Fill ``call`` from a whole response (SDK model or decoded JSON)."""
+
+    def output_messages(self, call: LLMCall, data: Any) -> list[dict[str, Any]]:
+        """``gen_ai.output.messages`` from a whole or assembled response."""
+
+    def accumulator(self, operation: str) -> Accumulator:
+        """A fresh accumulator for one stream."""

@@ -1,0 +1,143 @@
+"""What llmtel knows about the Anthropic Messages API: routes, request attributes, responses, streams."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from opentelemetry.util.types import AttributeValue
+
+from .. import semconv
+from ..adapters import Accumulator, get
+from ..messages import anthropic_block, anthropic_message, system_instructions
+from ..sidechannel import LLMCall
+from ..usage import anthropic_usage
+
+CONTENT_KEYS: Final = frozenset({"messages", "system", "tools"})
+_SCALARS: Final = (
+    ("max_tokens", semconv.GEN_AI_REQUEST_MAX_TOKENS),
+    ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
+    ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
+    ("top_k", semconv.GEN_AI_REQUEST_TOP_K),
+)
+USAGE_KEYS: Final = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+
+
+class AnthropicAdapter:
+    provider = "anthropic"
+
+    def operation(self, path: str) -> str | None:
+        return "chat" if path.split("?", 1)[0].endswith("/v1/messages") else None
+
+    def request_attributes(self, operation: str, body: Mapping[str, Any]) -> dict[str, AttributeValue]:
+        attrs: dict[str, AttributeValue] = {}
+        if body.get("model"):
+            attrs[semconv.GEN_AI_REQUEST_MODEL] = str(body["model"])
+        for key, attr in _SCALARS:
+            value = body.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                attrs[attr] = value
+        stop = body.get("stop_sequences")
+        if isinstance(stop, list) and stop:
+            attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = tuple(str(s) for s in stop)
+        return attrs
+
+    def request_params(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        params = {k: v for k, v in body.items() if k not in CONTENT_KEYS}
+        if body.get("tools"):
+            params["tool_names"] = [get(t, "name") for t in body["tools"]]
+        return params
+
+    def input_content(self, operation: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        content: dict[str, Any] = {semconv.GEN_AI_INPUT_MESSAGES: [anthropic_message(m) for m in body.get("messages") or []]}
+        if body.get("system"):
+            content[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = system_instructions(body["system"])
+        if body.get("tools"):
+            content[semconv.GEN_AI_TOOL_DEFINITIONS] = body["tools"]
+        return content
+
+    def read_response(self, call: LLMCall, data: Any) -> None:
+        if data is None:
+            return
+        call.response_id = get(data, "id") or call.response_id
+        call.response_model = get(data, "model") or call.response_model
+        call.usage = anthropic_usage(get(data, "usage")) or call.usage
+        reason = get(data, "stop_reason")
+        if reason:
+            call.finish_reasons = [str(reason)]
+
+    def output_messages(self, call: LLMCall, data: Any) -> list[dict[str, Any]]:
+        if isinstance(data, (bytes, bytearray)):
+            data = json.loads(data)
+        parts = [anthropic_block(b) for b in get(data, "content") or []]
+        return [{"role": "assistant", "parts": parts, "finish_reason": get(data, "stop_reason")}]
+
+    def accumulator(self, operation: str) -> Accumulator:
+        return AnthropicStreamAccumulator()
+
+
+class AnthropicStreamAccumulator:
+    """message_start + content_block_* + message_delta events → the whole Message."""
+
+    def __init__(self) -> None:
+        self.message: dict[str, Any] = {}
+        self.usage: dict[str, Any] = {}
+        self.blocks: dict[int, dict[str, Any]] = {}
+        self.json_parts: dict[int, list[str]] = {}
+
+    def add(self, event: Any) -> None:
+        kind = get(event, "type")
+        if kind == "message_start":
+            message = get(event, "message")
+            self.message = {"id": get(message, "id"), "type": "message", "role": "assistant",
+                            "model": get(message, "model"), "stop_reason": None, "stop_sequence": None}
+            self._merge_usage(get(message, "usage"))
+        elif kind == "content_block_start":
+            block = get(event, "content_block")
+            index = get(event, "index") or 0
+            entry: dict[str, Any] = {"type": get(block, "type")}
+            for key in ("id", "name", "text", "thinking", "input"):
+                value = get(block, key)
+                if value is not None:
+                    entry[key] = value
+            self.blocks[index] = entry
+        elif kind == "content_block_delta":
+            self._add_delta(get(event, "index") or 0, get(event, "delta"))
+        elif kind == "message_delta":
+            delta = get(event, "delta")
+            for key in ("stop_reason", "stop_sequence"):
+                if get(delta, key) is not None:
+                    self.message[key] = get(delta, key)
+            self._merge_usage(get(event, "usage"))
+
+    def _add_delta(self, index: int, delta: Any) -> None:
+        block = self.blocks.setdefault(index, {"type": "text"})
+        kind = get(delta, "type")
+        if kind == "text_delta":
+            block["text"] = block.get("text", "") + (get(delta, "text") or "")
+        elif kind == "input_json_delta":
+            self.json_parts.setdefault(index, []).append(get(delta, "partial_json") or "")
+        elif kind == "thinking_delta":
+            block["thinking"] = block.get("thinking", "") + (get(delta, "thinking") or "")
+        elif kind == "signature_delta":
+            block["signature"] = block.get("signature", "") + (get(delta, "signature") or "")
+
+    def _merge_usage(self, usage: Any) -> None:
+        for key in USAGE_KEYS:
+            value = get(usage, key)
+            if value is not None:
+                self.usage[key] = value
+
+    def complete(self, call: LLMCall) -> None:
+        for index, parts in self.json_parts.items():
+            text = "".join(parts)
+            try:
+                self.blocks[index]["input"] = json.loads(text) if text else {}
+            except ValueError:
+                self.blocks[index]["input"] = text
+        message = {**self.message, "content": [self.blocks[i] for i in sorted(self.blocks)]}
+        if self.usage:
+            message["usage"] = dict(self.usage)
+        call.response = message
+        AnthropicAdapter().read_response(call, message)

@@ -1,0 +1,203 @@
+"""One provider call's span, from start to its single end, shared by every SDK surface.
+
+``start`` opens the CLIENT span with the GenAI request attributes (so samplers see
+them). ``finish`` is idempotent: whichever exit path comes first (response parsed,
+stream exhausted, closed, errored, cancelled, garbage-collected) sets the response
+attributes, records metrics, hands the call to the ProviderTraceProcessor and ends the
+span; later calls do nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.trace import Span, SpanKind, Tracer
+from opentelemetry.util.types import AttributeValue
+
+from . import context, genai_metrics, runtime, semconv, sidechannel
+from .adapters import Adapter
+from .decorators import end_span, record_error
+from .encoding import encode
+from .payloads import budget_for, fit, mark_dropped, new_budget, redact
+from .selftelemetry import report_error
+from .sidechannel import LLMCall
+
+
+def _fit_content(span: Span, content: Mapping[str, Any], budget_used: int | None = None) -> None:
+    budget = new_budget(budget_used) if budget_used is not None else budget_for(span)
+    out: dict[str, AttributeValue] = {}
+    for key, value in content.items():
+        fit(out, key, encode(redact(key, value)), budget)
+    span.set_attributes(out)
+    mark_dropped(span, budget)
+
+
+class ProviderCall:
+    """The span and side-channel record of one logical call (retries included)."""
+
+    __slots__ = (
+        "_lock",
+        "adapter",
+        "attempts",
+        "call",
+        "capture",
+        "ended",
+        "http_response",
+        "metric_attributes",
+        "span",
+        "start_ns",
+    )
+
+    def __init__(self, adapter: Adapter, span: Span, call: LLMCall, metric_attributes: dict[str, Any],
+                 capture: bool) -> None:
+        self.adapter = adapter
+        self.span = span
+        self.call = call
+        self.metric_attributes = metric_attributes
+        self.capture = capture
+        self.start_ns = time.time_ns()
+        self.ended = False
+        self.attempts = 0
+        self.http_response: Any = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def start(cls, tracer: Tracer, adapter: Adapter, operation: str, body: Mapping[str, Any], stream: bool,
+              server: Mapping[str, AttributeValue]) -> ProviderCall:
+        """Open the span for one call with everything known before it is sent."""
+        model = body.get("model")
+        attributes: dict[str, AttributeValue] = {
+            semconv.GEN_AI_OPERATION_NAME: operation,
+            semconv.GEN_AI_PROVIDER_NAME: adapter.provider,
+            **server,
+            **adapter.request_attributes(operation, body),
+        }
+        if stream:
+            attributes[semconv.GEN_AI_REQUEST_STREAM] = True
+        ctx = context.current()
+        if ctx is not None:
+            attributes.update(ctx.attributes)
+        name = f"{operation} {model}" if model else operation
+        span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        call = LLMCall(provider=adapter.provider, operation=operation, request_model=model if model else None,
+                       is_stream=stream)
+        capture = runtime.active.settings.capture_content and span.is_recording()
+        metric_attributes = {
+            semconv.GEN_AI_OPERATION_NAME: operation,
+            semconv.GEN_AI_PROVIDER_NAME: adapter.provider,
+            **server,
+        }
+        if model:
+            metric_attributes[semconv.GEN_AI_REQUEST_MODEL] = model
+        pc = cls(adapter, span, call, metric_attributes, capture)
+        if sidechannel.wanted() and span.is_recording():
+            call.request_params = adapter.request_params(body)
+        if capture:
+            try:
+                used = sum(len(k) + len(str(v)) for k, v in attributes.items())
+                _fit_content(span, adapter.input_content(operation, body), used)
+            except Exception as exc:
+                report_error("content.input", exc)
+        return pc
+
+    def first_chunk(self) -> None:
+        if self.call.first_chunk_ns is None:
+            self.call.first_chunk_ns = time.time_ns()
+
+    def capture_http_response(self) -> None:
+        """Keep the raw response bytes (already read by the SDK) as the stored response."""
+        response = self.http_response
+        content = getattr(response, "_content", None) if response is not None else None
+        if isinstance(content, bytes):
+            self.call.response = content
+
+    def finish(self, data: Any = None, error: BaseException | None = None, incomplete: bool = False) -> None:
+        """End the call once: response attributes, metrics, side channel, span end."""
+        with self._lock:
+            if self.ended:
+                return
+            self.ended = True
+        try:
+            self._complete(data, error, incomplete)
+        except Exception as exc:
+            report_error("call.finish", exc)
+        end_span(self.span)
+
+    def _complete(self, data: Any, error: BaseException | None, incomplete: bool) -> None:
+        span, call = self.span, self.call
+        if data is not None:
+            self.adapter.read_response(call, data)
+        end_ns = time.time_ns()
+        attributes: dict[str, AttributeValue] = {}
+        if call.response_id:
+            attributes[semconv.GEN_AI_RESPONSE_ID] = call.response_id
+        if call.response_model:
+            attributes[semconv.GEN_AI_RESPONSE_MODEL] = call.response_model
+            self.metric_attributes[semconv.GEN_AI_RESPONSE_MODEL] = call.response_model
+        if incomplete:
+            call.incomplete = True
+            attributes[semconv.LLMTEL_STREAM_INCOMPLETE] = True
+            if not call.finish_reasons:
+                call.finish_reasons = ["incomplete"]
+        if call.finish_reasons:
+            attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = tuple(call.finish_reasons)
+        usage = call.usage
+        if usage is not None:
+            for key, value in (
+                (semconv.GEN_AI_USAGE_INPUT_TOKENS, usage.input_tokens),
+                (semconv.GEN_AI_USAGE_OUTPUT_TOKENS, usage.output_tokens),
+                (semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, usage.cache_read_input_tokens),
+                (semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, usage.cache_write_input_tokens),
+                (semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoning_tokens),
+            ):
+                if value is not None:
+                    attributes[key] = value
+        if self.attempts > 1:
+            attributes[semconv.LLMTEL_RETRY_COUNT] = self.attempts - 1
+        if call.first_chunk_ns is not None:
+            attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (call.first_chunk_ns - self.start_ns) / 1e9
+        span.set_attributes(attributes)
+        if error is not None:
+            self._record_failure(error)
+        elif self.capture:
+            try:
+                messages = self.adapter.output_messages(call, data if data is not None else call.response)
+                if messages:
+                    _fit_content(span, {semconv.GEN_AI_OUTPUT_MESSAGES: messages})
+            except Exception as exc:
+                report_error("content.output", exc)
+        self._record_metrics(end_ns, error)
+        sidechannel.hand_over(span.get_span_context().span_id, call)
+
+    def _record_failure(self, error: BaseException) -> None:
+        record_error(self.span, error)
+        body = getattr(error, "body", None)
+        response = getattr(error, "response", None)
+        content = getattr(response, "_content", None) if response is not None else None
+        if isinstance(content, bytes):
+            self.call.response = content
+        elif body is not None:
+            self.call.response = body
+        try:
+            message = str(error)
+        except Exception:
+            message = type(error).__name__
+        self.call.error_message = message[:4096]
+
+    def _record_metrics(self, end_ns: int, error: BaseException | None) -> None:
+        attrs = self.metric_attributes
+        if error is not None:
+            attrs = {**attrs, semconv.ERROR_TYPE: type(error).__qualname__}
+        genai_metrics.operation_duration.record((end_ns - self.start_ns) / 1e9, attrs)
+        call = self.call
+        if call.first_chunk_ns is not None:
+            genai_metrics.time_to_first_chunk.record((call.first_chunk_ns - self.start_ns) / 1e9, attrs)
+        usage = call.usage
+        if usage is not None:
+            if usage.input_tokens is not None:
+                genai_metrics.token_usage.record(usage.input_tokens, {**attrs, semconv.GEN_AI_TOKEN_TYPE: "input"})
+            if usage.output_tokens is not None:
+                genai_metrics.token_usage.record(usage.output_tokens, {**attrs, semconv.GEN_AI_TOKEN_TYPE: "output"})

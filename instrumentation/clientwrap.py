@@ -1,0 +1,217 @@
+"""Wrappers on the SDKs' shared HTTP client (both are Stainless-generated), so every call
+surface is traced at one choke point: ``create``, ``parse``, ``stream`` helpers, raw and
+streaming responses, the Responses API and embeddings all go through ``request``.
+
+- ``request`` opens the call's span and settles the result (plain, stream, raw response);
+  retries happen inside it, so a logical call is one span with ``llmtel.retry_count``.
+- ``_build_request`` keeps the request body bytes the SDK already serialised.
+- ``_process_response`` keeps the HTTP response, whose bytes become the stored response.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import inspect
+import json
+from collections.abc import Callable
+from typing import Any
+
+import wrapt
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from opentelemetry.trace import Tracer
+from opentelemetry.util.types import AttributeValue
+
+from . import semconv
+from .adapters import Adapter
+from .calls import ProviderCall
+from .selftelemetry import report_error
+from .streams import AsyncStreamProxy, SyncStreamProxy
+
+_current: contextvars.ContextVar[ProviderCall | None] = contextvars.ContextVar("llmtel_call", default=None)
+
+WrapperFn = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+def _server(client: Any) -> dict[str, AttributeValue]:
+    url = client.base_url
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return {semconv.SERVER_ADDRESS: url.host, semconv.SERVER_PORT: port}
+
+
+def _body_read(raw: Any) -> bytes | None:
+    content = getattr(getattr(raw, "http_response", None), "_content", None)
+    return content if isinstance(content, bytes) else None
+
+
+def _json_or_none(content: bytes) -> Any:
+    try:
+        return json.loads(content)
+    except ValueError:
+        return None
+
+
+class ClientInstrumentation:
+    """The wrappers for one SDK, given its adapter and its stream and raw-response classes."""
+
+    def __init__(self, adapter: Adapter, tracer: Tracer, stream_type: type, async_stream_type: type,
+                 raw_types: tuple[type, ...]) -> None:
+        self.adapter = adapter
+        self.tracer = tracer
+        self.stream_type = stream_type
+        self.async_stream_type = async_stream_type
+        self.raw_types = raw_types
+
+    def _begin(self, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> ProviderCall | None:
+        if not is_instrumentation_enabled():
+            return None
+        try:
+            options = args[1] if len(args) > 1 else kwargs["options"]
+            operation = self.adapter.operation(options.url)
+            if operation is None:
+                return None
+            body = options.json_data if isinstance(options.json_data, dict) else {}
+            stream = bool(kwargs.get("stream", args[2] if len(args) > 2 else False))
+            return ProviderCall.start(self.tracer, self.adapter, operation, body, stream, _server(client))
+        except Exception as exc:
+            report_error(f"{self.adapter.provider}.request.start", exc)
+            return None
+
+    def settle(self, pc: ProviderCall, result: Any) -> Any:
+        """What the app gets back: the SDK's own object, proxied when it is read later."""
+        try:
+            if isinstance(result, self.stream_type):
+                return SyncStreamProxy(result, pc, self.adapter.accumulator(pc.call.operation))
+            if isinstance(result, self.async_stream_type):
+                return AsyncStreamProxy(result, pc, self.adapter.accumulator(pc.call.operation))
+            if isinstance(result, self.raw_types):
+                content = _body_read(result)
+                if content is None:
+                    return RawResponseProxy(result, pc, self)
+                pc.call.response = content
+                pc.finish(data=_json_or_none(content))
+                return result
+            pc.capture_http_response()
+            pc.finish(data=result)
+        except Exception as exc:
+            report_error(f"{self.adapter.provider}.request.settle", exc)
+            pc.finish()
+        return result
+
+    def request(self) -> WrapperFn:
+        def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            pc = self._begin(instance, args, kwargs)
+            if pc is None:
+                return wrapped(*args, **kwargs)
+            token = _current.set(pc)
+            try:
+                result = wrapped(*args, **kwargs)
+            except BaseException as exc:
+                _current.reset(token)
+                pc.finish(error=exc)
+                raise
+            _current.reset(token)
+            return self.settle(pc, result)
+
+        return wrapper
+
+    def async_request(self) -> WrapperFn:
+        async def wrapper(
+            wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> Any:
+            pc = self._begin(instance, args, kwargs)
+            if pc is None:
+                return await wrapped(*args, **kwargs)
+            token = _current.set(pc)
+            try:
+                result = await wrapped(*args, **kwargs)
+            except BaseException as exc:
+                _current.reset(token)
+                pc.finish(error=exc)
+                raise
+            _current.reset(token)
+            return self.settle(pc, result)
+
+        return wrapper
+
+
+def build_request(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Count attempts and keep the serialised request body of the call in progress."""
+    request = wrapped(*args, **kwargs)
+    pc = _current.get()
+    if pc is not None:
+        pc.attempts += 1
+        if pc.call.request is None:
+            content = getattr(request, "_content", None)
+            if isinstance(content, bytes):
+                pc.call.request = content
+    return request
+
+
+def process_response(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Keep the HTTP response of the call in progress (sync and async: runs before any await)."""
+    pc = _current.get()
+    if pc is not None:
+        pc.http_response = kwargs.get("response")
+    return wrapped(*args, **kwargs)
+
+
+class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """A raw response whose body the app reads later: finished on ``parse()``, ``close()`` or GC."""
+
+    def __init__(self, raw: Any, pc: ProviderCall, ci: ClientInstrumentation) -> None:
+        super().__init__(raw)
+        self._self_pc = pc
+        self._self_ci = ci
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            result = self.__wrapped__.parse(*args, **kwargs)
+        except BaseException as exc:
+            self._self_pc.finish(error=exc)
+            raise
+        if inspect.isawaitable(result):
+            return self._self_parse_async(result)
+        return self._self_parsed(result)
+
+    async def _self_parse_async(self, pending: Any) -> Any:
+        try:
+            result = await pending
+        except BaseException as exc:
+            self._self_pc.finish(error=exc)
+            raise
+        return self._self_parsed(result)
+
+    def _self_parsed(self, result: Any) -> Any:
+        if isinstance(result, (self._self_ci.stream_type, self._self_ci.async_stream_type)):
+            return self._self_ci.settle(self._self_pc, result)
+        self._self_finish()
+        return result
+
+    def _self_finish(self) -> None:
+        pc = self._self_pc
+        if pc.ended:
+            return
+        content = _body_read(self.__wrapped__)
+        if content is None:
+            pc.finish(incomplete=True)
+        else:
+            pc.call.response = content
+            pc.finish(data=_json_or_none(content))
+
+    def close(self) -> Any:
+        result = self.__wrapped__.close()
+        if inspect.isawaitable(result):
+            return self._self_close_async(result)
+        self._self_finish()
+        return result
+
+    async def _self_close_async(self, pending: Any) -> None:
+        try:
+            await pending
+        finally:
+            self._self_finish()
+
+    def __del__(self) -> None:
+        self._self_finish()

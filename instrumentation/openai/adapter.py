@@ -1,0 +1,216 @@
+"""What llmtel knows about the OpenAI API: routes, request attributes, responses, streams."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from opentelemetry.util.types import AttributeValue
+
+from .. import semconv
+from ..adapters import Accumulator, get
+from ..messages import openai_chat_message, openai_response_items
+from ..sidechannel import LLMCall
+from ..usage import openai_usage
+
+CONTENT_KEYS: Final = frozenset({"messages", "input", "instructions", "tools", "functions", "prompt"})
+_SCALARS: Final = (
+    ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
+    ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
+    ("frequency_penalty", semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY),
+    ("presence_penalty", semconv.GEN_AI_REQUEST_PRESENCE_PENALTY),
+    ("seed", semconv.GEN_AI_REQUEST_SEED),
+)
+
+
+def _is_responses(data: Any) -> bool:
+    return get(data, "object") == "response"
+
+
+class OpenAIAdapter:
+    provider = "openai"
+
+    def operation(self, path: str) -> str | None:
+        if path.endswith("/chat/completions"):
+            return "chat"
+        if path.endswith("/responses"):
+            return "chat"
+        if path.endswith("/embeddings"):
+            return "embeddings"
+        if path.endswith("/completions"):
+            return "text_completion"
+        return None
+
+    def request_attributes(self, operation: str, body: Mapping[str, Any]) -> dict[str, AttributeValue]:
+        attrs: dict[str, AttributeValue] = {}
+        model = body.get("model")
+        if model:
+            attrs[semconv.GEN_AI_REQUEST_MODEL] = str(model)
+        for key, attr in _SCALARS:
+            value = body.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                attrs[attr] = value
+        max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or body.get("max_output_tokens")
+        if isinstance(max_tokens, int):
+            attrs[semconv.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
+        stop = body.get("stop")
+        if isinstance(stop, str):
+            attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = (stop,)
+        elif isinstance(stop, list) and stop:
+            attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = tuple(str(s) for s in stop)
+        n = body.get("n")
+        if isinstance(n, int) and n != 1:
+            attrs[semconv.GEN_AI_REQUEST_CHOICE_COUNT] = n
+        fmt = get(body.get("response_format"), "type") or get(get(body.get("text"), "format"), "type")
+        if fmt:
+            attrs[semconv.GEN_AI_OUTPUT_TYPE] = "json" if str(fmt).startswith("json") else str(fmt)
+        if operation == "embeddings":
+            encoding = body.get("encoding_format")
+            if encoding:
+                attrs[semconv.GEN_AI_REQUEST_ENCODING_FORMATS] = (str(encoding),)
+            if isinstance(body.get("dimensions"), int):
+                attrs[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = body["dimensions"]
+        return attrs
+
+    def request_params(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        params = {k: v for k, v in body.items() if k not in CONTENT_KEYS}
+        tools = body.get("tools")
+        if tools:
+            params["tool_names"] = [get(get(t, "function"), "name") or get(t, "name") or get(t, "type")
+                                    for t in tools]
+        return params
+
+    def input_content(self, operation: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        content: dict[str, Any] = {}
+        if "messages" in body:
+            content[semconv.GEN_AI_INPUT_MESSAGES] = [openai_chat_message(m) for m in body["messages"] or []]
+        elif operation == "chat" and "input" in body:
+            content[semconv.GEN_AI_INPUT_MESSAGES] = openai_response_items(body["input"])
+        elif "input" in body or "prompt" in body:
+            content[semconv.GEN_AI_INPUT_MESSAGES] = body.get("input", body.get("prompt"))
+        if body.get("instructions"):
+            content[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = [{"type": "text", "content": body["instructions"]}]
+        if body.get("tools"):
+            content[semconv.GEN_AI_TOOL_DEFINITIONS] = body["tools"]
+        return content
+
+    def read_response(self, call: LLMCall, data: Any) -> None:
+        if data is None:
+            return
+        call.response_id = get(data, "id") or call.response_id
+        call.response_model = get(data, "model") or call.response_model
+        call.usage = openai_usage(get(data, "usage")) or call.usage
+        if _is_responses(data):
+            incomplete = get(get(data, "incomplete_details"), "reason")
+            status = get(data, "status")
+            if incomplete or status:
+                call.finish_reasons = [str(incomplete or status)]
+        else:
+            reasons = [get(c, "finish_reason") for c in get(data, "choices") or []]
+            call.finish_reasons = [str(r) for r in reasons if r]
+
+    def output_messages(self, call: LLMCall, data: Any) -> list[dict[str, Any]]:
+        if isinstance(data, (bytes, bytearray)):
+            data = json.loads(data)
+        if _is_responses(data):
+            return openai_response_items(get(data, "output"))
+        out = []
+        for choice in get(data, "choices") or []:
+            message = openai_chat_message(get(choice, "message") or {"role": "assistant", "content": get(choice, "text")})
+            message["finish_reason"] = get(choice, "finish_reason")
+            out.append(message)
+        return out
+
+    def accumulator(self, operation: str) -> Accumulator:
+        return OpenAIStreamAccumulator()
+
+
+class OpenAIStreamAccumulator:
+    """Chat Completions chunks, or Responses API events; which one is seen from the first event."""
+
+    def __init__(self) -> None:
+        self.head: dict[str, Any] = {}
+        self.choices: dict[int, dict[str, Any]] = {}
+        self.usage: Any = None
+        self.final_response: Any = None
+        self.response_snapshot: Any = None
+        self.responses_text: dict[int, list[str]] = {}
+        self.responses_items: dict[int, Any] = {}
+
+    def add(self, event: Any) -> None:
+        kind = get(event, "type")
+        if kind is not None and str(kind).startswith("response."):
+            self._add_responses_event(str(kind), event)
+            return
+        if not self.head:
+            self.head = {"id": get(event, "id"), "object": "chat.completion", "created": get(event, "created"),
+                         "model": get(event, "model")}
+        usage = get(event, "usage")
+        if usage is not None:
+            self.usage = usage
+        for choice in get(event, "choices") or []:
+            index = get(choice, "index") or 0
+            slot = self.choices.setdefault(index, {"index": index, "text": [], "refusal": [], "tools": {},
+                                                   "finish_reason": None, "role": "assistant"})
+            delta = get(choice, "delta")
+            content = get(delta, "content")
+            if content:
+                slot["text"].append(content)
+            refusal = get(delta, "refusal")
+            if refusal:
+                slot["refusal"].append(refusal)
+            for tool in get(delta, "tool_calls") or []:
+                t_index = get(tool, "index") or 0
+                entry = slot["tools"].setdefault(t_index, {"id": None, "type": "function", "name": None, "args": []})
+                entry["id"] = get(tool, "id") or entry["id"]
+                function = get(tool, "function")
+                entry["name"] = get(function, "name") or entry["name"]
+                arguments = get(function, "arguments")
+                if arguments:
+                    entry["args"].append(arguments)
+            if get(choice, "finish_reason"):
+                slot["finish_reason"] = get(choice, "finish_reason")
+
+    def _add_responses_event(self, kind: str, event: Any) -> None:
+        if kind in ("response.completed", "response.incomplete", "response.failed"):
+            self.final_response = get(event, "response")
+        elif kind in ("response.created", "response.in_progress"):
+            self.response_snapshot = get(event, "response")
+        elif kind == "response.output_text.delta":
+            self.responses_text.setdefault(get(event, "output_index") or 0, []).append(get(event, "delta") or "")
+        elif kind == "response.output_item.done":
+            self.responses_items[get(event, "output_index") or 0] = get(event, "item")
+
+    def complete(self, call: LLMCall) -> None:
+        adapter = OpenAIAdapter()
+        if self.final_response is not None:
+            call.response = self.final_response
+            adapter.read_response(call, self.final_response)
+            return
+        if self.response_snapshot is not None:  # a Responses stream that ended early
+            adapter.read_response(call, self.response_snapshot)
+            output = [self.responses_items.get(i) or {"type": "message", "role": "assistant", "content": [
+                {"type": "output_text", "text": "".join(self.responses_text.get(i, []))}]}
+                for i in sorted(set(self.responses_items) | set(self.responses_text))]
+            call.response = {"id": call.response_id, "object": "response", "model": call.response_model,
+                             "status": "incomplete", "output": output}
+            call.finish_reasons = []
+            return
+        choices = []
+        for index in sorted(self.choices):
+            slot = self.choices[index]
+            message: dict[str, Any] = {"role": slot["role"], "content": "".join(slot["text"]) or None}
+            if slot["refusal"]:
+                message["refusal"] = "".join(slot["refusal"])
+            if slot["tools"]:
+                message["tool_calls"] = [
+                    {"id": t["id"], "type": t["type"], "function": {"name": t["name"], "arguments": "".join(t["args"])}}
+                    for _, t in sorted(slot["tools"].items())
+                ]
+            choices.append({"index": index, "message": message, "finish_reason": slot["finish_reason"]})
+        response: dict[str, Any] = {**self.head, "choices": choices}
+        if self.usage is not None:
+            response["usage"] = self.usage
+        call.response = response
+        adapter.read_response(call, response)

@@ -1,0 +1,100 @@
+"""The instrumentor both SDK integrations share: wrap the Stainless base client, undo on uninstrument.
+
+A subclass names its SDK module, its adapter, and the SDK helper streams whose ``close``
+bypasses the raw stream they iterate.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable, Collection
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.instrumentation.utils import unwrap
+from wrapt import wrap_function_wrapper
+
+from . import sidechannel
+from .clientwrap import ClientInstrumentation, build_request, process_response
+from .selftelemetry import report_error
+from .streams import finish_stream
+
+
+def _helper_close(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """After an SDK helper stream closes its HTTP response, finish the call it was reading."""
+    result = wrapped(*args, **kwargs)
+    if inspect.isawaitable(result):
+
+        async def then_finish() -> Any:
+            try:
+                return await result
+            finally:
+                finish_stream(getattr(instance, "_raw_stream", None))
+
+        return then_finish()
+    finish_stream(getattr(instance, "_raw_stream", None))
+    return result
+
+
+class SdkInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    sdk: str = ""
+    helper_streams: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        raise NotImplementedError
+
+    def make_adapter(self) -> Any:
+        raise NotImplementedError
+
+    def _instrument(self, **kwargs: Any) -> None:
+        if not sidechannel.wanted():  # opentelemetry-instrument: nobody called configure()
+            from .bootstrap import configure
+
+            try:
+                configure(instrument=())
+            except Exception as exc:
+                report_error(f"{self.sdk}.auto_configure", exc)
+        tracer = trace.get_tracer("llmtel", "0.1.0", tracer_provider=kwargs.get("tracer_provider"))
+        base = importlib.import_module(f"{self.sdk}._base_client")
+        streaming = importlib.import_module(f"{self.sdk}._streaming")
+        raw_types: list[type] = [importlib.import_module(f"{self.sdk}._response").BaseAPIResponse]
+        try:
+            raw_types.append(importlib.import_module(f"{self.sdk}._legacy_response").LegacyAPIResponse)
+        except ImportError:
+            pass
+        ci = ClientInstrumentation(self.make_adapter(), tracer, streaming.Stream, streaming.AsyncStream,
+                                   tuple(raw_types))
+        self._wrapped: list[tuple[Any, str]] = []
+        self._wrap(base, "SyncAPIClient.request", ci.request())
+        self._wrap(base, "AsyncAPIClient.request", ci.async_request())
+        self._wrap(base, "BaseClient._build_request", build_request)
+        self._wrap(base, "SyncAPIClient._process_response", process_response)
+        self._wrap(base, "AsyncAPIClient._process_response", process_response)
+        for module_name, classes in self.helper_streams:
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError:
+                continue
+            for cls in classes:
+                if hasattr(module, cls):
+                    self._wrap(module, f"{cls}.close", _helper_close)
+        self.after_instrument(base)
+
+    def _wrap(self, module: Any, name: str, wrapper: Any) -> None:
+        wrap_function_wrapper(module, name, wrapper)
+        owner_name, attr = name.rsplit(".", 1)
+        self._wrapped.append((getattr(module, owner_name), attr))
+
+    def after_instrument(self, base: Any) -> None:
+        """SDK-specific extras (the Anthropic SDK's own tracing is switched off here)."""
+
+    def before_uninstrument(self) -> None:
+        """Undo ``after_instrument``."""
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        self.before_uninstrument()
+        for owner, attr in reversed(getattr(self, "_wrapped", [])):
+            unwrap(owner, attr)
+        self._wrapped = []
