@@ -174,13 +174,14 @@ class ProviderCall:
 
     def _record_failure(self, error: BaseException) -> None:
         record_error(self.span, error)
-        body = getattr(error, "body", None)
-        response = getattr(error, "response", None)
-        content = getattr(response, "_content", None) if response is not None else None
-        if isinstance(content, bytes):
-            self.call.response = content
-        elif body is not None:
-            self.call.response = body
+        if self.call.response is None:  # a stream keeps what arrived before the error
+            body = getattr(error, "body", None)
+            response = getattr(error, "response", None)
+            content = getattr(response, "_content", None) if response is not None else None
+            if isinstance(content, bytes):
+                self.call.response = content
+            elif body is not None:
+                self.call.response = body
         try:
             message = str(error)
         except Exception:

@@ -70,7 +70,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         path = self.path.split("?", 1)[0]
-        self.server.owner._record(Received(self.command, path, dict(self.headers.items()), body))
+        self.server.owner._record(Received(self.command, path, {k.lower(): v for k, v in self.headers.items()}, body))
         reply = self.server.owner._next(path)
         if reply.hang_s:
             time.sleep(reply.hang_s)
@@ -124,6 +124,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024  # many concurrent clients connect at once in the concurrency tests
     owner: ProviderServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
