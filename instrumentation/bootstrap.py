@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from . import batching, payloads, runtime
-from .config import DEFAULT_STORE_URL, ConfigError, Settings
+from .config import ConfigError, Settings
 from .pricing import load_prices
 from .processor import ProviderTraceProcessor
 from .selftelemetry import logger, report_error
@@ -98,20 +98,10 @@ def open_store(settings: Settings) -> TraceSink | None:
     }
     if scheme == "jsonl":
         return JsonlSink(url.split("://", 1)[1] or "./.llmtel/jsonl", **worker)
-    if importlib.util.find_spec("clickhouse_connect") is None or (
-        scheme == "chdb" and importlib.util.find_spec("chdb") is None
-    ):
-        extra = "embedded" if scheme == "chdb" else "clickhouse"
-        if url != DEFAULT_STORE_URL:
-            raise ConfigError(f"LLMTEL_CLICKHOUSE_URL={url!r} needs: pip install 'llmtel[{extra}]'")
-        logger.info(
-            "llmtel: chdb is not installed; provider traces go to ./.llmtel/jsonl "
-            "(pip install 'llmtel[embedded]' for the embedded ClickHouse store)"
-        )
-        return JsonlSink("./.llmtel/jsonl", **worker)
-    from llmtel.exporters.clickhouse.writer import ClickHouseWriter
-
-    return ClickHouseWriter.from_settings(settings)
+    raise ConfigError(
+        f"LLMTEL_CLICKHOUSE_URL={url!r}: the ClickHouse store is not in this build yet; "
+        "use jsonl:///dir, memory:// or none"
+    )
 
 
 def _tracer_provider(settings: Settings) -> tuple[TracerProvider, bool]:

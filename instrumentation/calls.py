@@ -9,6 +9,7 @@ span; later calls do nothing.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Mapping
@@ -19,15 +20,14 @@ from opentelemetry.util.types import AttributeValue
 
 from . import context, genai_metrics, runtime, semconv, sidechannel
 from .adapters import Adapter
-from .decorators import end_span, record_error
+from .decorators import end_span, error_type_of, record_error
 from .encoding import encode
-from .payloads import budget_for, fit, mark_dropped, new_budget, redact
+from .payloads import SpanBudget, fit, mark_dropped, new_budget, redact
 from .selftelemetry import report_error
 from .sidechannel import LLMCall
 
 
-def _fit_content(span: Span, content: Mapping[str, Any], budget_used: int | None = None) -> None:
-    budget = new_budget(budget_used) if budget_used is not None else budget_for(span)
+def _fit_content(span: Span, content: Mapping[str, Any], budget: SpanBudget) -> None:
     out: dict[str, AttributeValue] = {}
     for key, value in content.items():
         fit(out, key, encode(redact(key, value)), budget)
@@ -42,6 +42,7 @@ class ProviderCall:
         "_lock",
         "adapter",
         "attempts",
+        "budget",
         "call",
         "capture",
         "ended",
@@ -51,8 +52,9 @@ class ProviderCall:
         "start_ns",
     )
 
-    def __init__(self, adapter: Adapter, span: Span, call: LLMCall, metric_attributes: dict[str, Any],
-                 capture: bool) -> None:
+    def __init__(
+        self, adapter: Adapter, span: Span, call: LLMCall, metric_attributes: dict[str, Any], capture: bool
+    ) -> None:
         self.adapter = adapter
         self.span = span
         self.call = call
@@ -62,11 +64,19 @@ class ProviderCall:
         self.ended = False
         self.attempts = 0
         self.http_response: Any = None
+        self.budget: SpanBudget | None = None
         self._lock = threading.Lock()
 
     @classmethod
-    def start(cls, tracer: Tracer, adapter: Adapter, operation: str, body: Mapping[str, Any], stream: bool,
-              server: Mapping[str, AttributeValue]) -> ProviderCall:
+    def start(
+        cls,
+        tracer: Tracer,
+        adapter: Adapter,
+        operation: str,
+        body: Mapping[str, Any],
+        stream: bool,
+        server: Mapping[str, AttributeValue],
+    ) -> ProviderCall:
         """Open the span for one call with everything known before it is sent."""
         model = body.get("model")
         attributes: dict[str, AttributeValue] = {
@@ -82,8 +92,9 @@ class ProviderCall:
             attributes.update(ctx.attributes)
         name = f"{operation} {model}" if model else operation
         span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
-        call = LLMCall(provider=adapter.provider, operation=operation, request_model=model if model else None,
-                       is_stream=stream)
+        call = LLMCall(
+            provider=adapter.provider, operation=operation, request_model=model if model else None, is_stream=stream
+        )
         capture = runtime.active.settings.capture_content and span.is_recording()
         metric_attributes = {
             semconv.GEN_AI_OPERATION_NAME: operation,
@@ -97,8 +108,8 @@ class ProviderCall:
             call.request_params = adapter.request_params(body)
         if capture:
             try:
-                used = sum(len(k) + len(str(v)) for k, v in attributes.items())
-                _fit_content(span, adapter.input_content(operation, body), used)
+                pc.budget = new_budget(sum(len(k) + len(str(v)) for k, v in attributes.items()))
+                _fit_content(span, adapter.input_content(operation, body), pc.budget)
             except Exception as exc:
                 report_error("content.input", exc)
         return pc
@@ -162,11 +173,11 @@ class ProviderCall:
         span.set_attributes(attributes)
         if error is not None:
             self._record_failure(error)
-        elif self.capture:
+        elif self.capture and self.budget is not None:
             try:
                 messages = self.adapter.output_messages(call, data if data is not None else call.response)
                 if messages:
-                    _fit_content(span, {semconv.GEN_AI_OUTPUT_MESSAGES: messages})
+                    _fit_content(span, {semconv.GEN_AI_OUTPUT_MESSAGES: messages}, self.budget)
             except Exception as exc:
                 report_error("content.output", exc)
         self._record_metrics(end_ns, error)
@@ -174,6 +185,7 @@ class ProviderCall:
 
     def _record_failure(self, error: BaseException) -> None:
         record_error(self.span, error)
+        self.call.error_type = None if isinstance(error, asyncio.CancelledError) else error_type_of(error)
         if self.call.response is None:  # a stream keeps what arrived before the error
             body = getattr(error, "body", None)
             response = getattr(error, "response", None)

@@ -53,8 +53,9 @@ def _json_or_none(content: bytes) -> Any:
 class ClientInstrumentation:
     """The wrappers for one SDK, given its adapter and its stream and raw-response classes."""
 
-    def __init__(self, adapter: Adapter, tracer: Tracer, stream_type: type, async_stream_type: type,
-                 raw_types: tuple[type, ...]) -> None:
+    def __init__(
+        self, adapter: Adapter, tracer: Tracer, stream_type: type, async_stream_type: type, raw_types: tuple[type, ...]
+    ) -> None:
         self.adapter = adapter
         self.tracer = tracer
         self.stream_type = stream_type
@@ -147,9 +148,7 @@ def build_request(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, .
     return request
 
 
-def process_response(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
+def process_response(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Keep the HTTP response of the call in progress (sync and async: runs before any await)."""
     pc = _current.get()
     if pc is not None:
@@ -157,7 +156,7 @@ def process_response(
     return wrapped(*args, **kwargs)
 
 
-class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class RawResponseProxy(wrapt.ObjectProxy[Any]):
     """A raw response whose body the app reads later: finished on ``parse()``, ``close()`` or GC."""
 
     def __init__(self, raw: Any, pc: ProviderCall, ci: ClientInstrumentation) -> None:

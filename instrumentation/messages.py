@@ -45,11 +45,19 @@ def openai_chat_message(message: Any) -> dict[str, Any]:
         parts.extend(openai_part(p) for p in content)
     for call in get(message, "tool_calls") or []:
         function = get(call, "function")
-        parts.append({"type": "tool_call", "id": get(call, "id"), "name": get(function, "name"),
-                      "arguments": parse_arguments(get(function, "arguments"))})
+        parts.append(
+            {
+                "type": "tool_call",
+                "id": get(call, "id"),
+                "name": get(function, "name"),
+                "arguments": parse_arguments(get(function, "arguments")),
+            }
+        )
     if role == "tool":
-        return {"role": "tool", "parts": [{"type": "tool_call_response", "id": get(message, "tool_call_id"),
-                                           "response": content}]}
+        return {
+            "role": "tool",
+            "parts": [{"type": "tool_call_response", "id": get(message, "tool_call_id"), "response": content}],
+        }
     return {"role": role, "parts": parts}
 
 
@@ -63,12 +71,28 @@ def openai_response_items(items: Any) -> list[dict[str, Any]]:
         if kind == "message":
             messages.append(openai_chat_message(item))
         elif kind == "function_call":
-            messages.append({"role": "assistant", "parts": [{
-                "type": "tool_call", "id": get(item, "call_id"), "name": get(item, "name"),
-                "arguments": parse_arguments(get(item, "arguments"))}]})
+            messages.append(
+                {
+                    "role": "assistant",
+                    "parts": [
+                        {
+                            "type": "tool_call",
+                            "id": get(item, "call_id"),
+                            "name": get(item, "name"),
+                            "arguments": parse_arguments(get(item, "arguments")),
+                        }
+                    ],
+                }
+            )
         elif kind == "function_call_output":
-            messages.append({"role": "tool", "parts": [{
-                "type": "tool_call_response", "id": get(item, "call_id"), "response": get(item, "output")}]})
+            messages.append(
+                {
+                    "role": "tool",
+                    "parts": [
+                        {"type": "tool_call_response", "id": get(item, "call_id"), "response": get(item, "output")}
+                    ],
+                }
+            )
         elif kind == "reasoning":
             summary = " ".join(str(get(s, "text") or "") for s in get(item, "summary") or [])
             messages.append({"role": "assistant", "parts": [{"type": "reasoning", "content": summary}]})
@@ -82,7 +106,12 @@ def anthropic_block(block: Any) -> dict[str, Any]:
     if kind == "text":
         return text_part(get(block, "text"))
     if kind in ("tool_use", "server_tool_use"):
-        return {"type": "tool_call", "id": get(block, "id"), "name": get(block, "name"), "arguments": get(block, "input")}
+        return {
+            "type": "tool_call",
+            "id": get(block, "id"),
+            "name": get(block, "name"),
+            "arguments": get(block, "input"),
+        }
     if kind == "tool_result":
         return {"type": "tool_call_response", "id": get(block, "tool_use_id"), "response": get(block, "content")}
     if kind == "thinking":
@@ -90,17 +119,12 @@ def anthropic_block(block: Any) -> dict[str, Any]:
     return {"type": kind or "unknown", "content": block}
 
 
-def anthropic_message(message: Any) -> dict[str, Any]:
-    content = get(message, "content")
+def anthropic_parts(content: Any) -> list[dict[str, Any]]:
+    """Anthropic content (or a system prompt) given as a string or as blocks."""
     if isinstance(content, str):
-        parts = [text_part(content)]
-    else:
-        parts = [anthropic_block(b) for b in content or []]
-    return {"role": get(message, "role") or "user", "parts": parts}
+        return [text_part(content)]
+    return [anthropic_block(b) for b in content or []]
 
 
-def system_instructions(system: Any) -> list[dict[str, Any]]:
-    """A system prompt given as a string or as text blocks."""
-    if isinstance(system, str):
-        return [text_part(system)]
-    return [anthropic_block(b) for b in system or []]
+def anthropic_message(message: Any) -> dict[str, Any]:
+    return {"role": get(message, "role") or "user", "parts": anthropic_parts(get(message, "content"))}

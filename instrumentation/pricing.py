@@ -72,7 +72,7 @@ class PriceTable:
             + cache_write * (price.cache_write if price.cache_write is not None else price.input)
             + (usage.output_tokens or 0) * price.output
         )
-        return round(total / PER_TOKENS, 10)
+        return total / PER_TOKENS
 
 
 def load_prices(path: str | None = None) -> PriceTable:

@@ -6,6 +6,7 @@ bypasses the raw stream they iterate.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 from collections.abc import Callable, Collection
@@ -60,12 +61,11 @@ class SdkInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         base = importlib.import_module(f"{self.sdk}._base_client")
         streaming = importlib.import_module(f"{self.sdk}._streaming")
         raw_types: list[type] = [importlib.import_module(f"{self.sdk}._response").BaseAPIResponse]
-        try:
+        with contextlib.suppress(ImportError):  # the Anthropic SDK has no legacy raw response
             raw_types.append(importlib.import_module(f"{self.sdk}._legacy_response").LegacyAPIResponse)
-        except ImportError:
-            pass
-        ci = ClientInstrumentation(self.make_adapter(), tracer, streaming.Stream, streaming.AsyncStream,
-                                   tuple(raw_types))
+        ci = ClientInstrumentation(
+            self.make_adapter(), tracer, streaming.Stream, streaming.AsyncStream, tuple(raw_types)
+        )
         self._wrapped: list[tuple[Any, str]] = []
         self._wrap(base, "SyncAPIClient.request", ci.request())
         self._wrap(base, "AsyncAPIClient.request", ci.async_request())

@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from .context import LLMContext, current
 from .selftelemetry import traces_dropped
 from .usage import Usage
 
@@ -35,8 +36,10 @@ class LLMCall:
     response_model: str | None = None
     finish_reasons: list[str] = field(default_factory=list)
     first_chunk_ns: int | None = None
+    error_type: str | None = None
     error_message: str | None = None
     incomplete: bool = False
+    context: LLMContext | None = field(default_factory=current)  # the llm_context where the call began
 
 
 class _Pending:

@@ -44,7 +44,7 @@ class _StreamState:
         self.pc.finish(error=error, incomplete=not exhausted and error is None)
 
 
-class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class SyncStreamProxy(wrapt.ObjectProxy[Any]):
     """Proxy for ``openai.Stream`` / ``anthropic.Stream``."""
 
     def __init__(self, stream: Any, pc: ProviderCall, acc: Accumulator) -> None:
@@ -83,7 +83,7 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         self._self_state.finish()
 
 
-class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class AsyncStreamProxy(wrapt.ObjectProxy[Any]):
     """Proxy for ``openai.AsyncStream`` / ``anthropic.AsyncStream``."""
 
     def __init__(self, stream: Any, pc: ProviderCall, acc: Accumulator) -> None:

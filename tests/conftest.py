@@ -58,6 +58,11 @@ class Telemetry:
     def counter(self, name: str, **attrs: Any) -> int:
         return sum(p.value for p in self.metric_points(name) if all(p.attributes.get(k) == v for k, v in attrs.items()))
 
+    def reset(self) -> None:
+        """Forget spans and provider traces recorded so far in this test."""
+        self.exporter.clear()
+        self.sink.traces.clear()
+
     def configure(self, **changes: Any) -> None:
         """Swap settings for this test (budgets, redaction...), keeping the in-memory sink."""
         settings = replace(runtime.active.settings, **changes)

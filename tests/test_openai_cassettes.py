@@ -51,7 +51,8 @@ def expected(exchange: Exchange) -> dict[str, Any]:
                 if c.get("finish_reason"):
                     finish[c["index"]] = c["finish_reason"]
         return {
-            "response_id": objects[0]["id"], "response_model": objects[0]["model"],
+            "response_id": objects[0]["id"],
+            "response_model": objects[0]["model"],
             "finish_reasons": [finish[i] for i in sorted(finish)] or ["incomplete"],
             "input_tokens": usage["prompt_tokens"] if usage else None,
             "output_tokens": usage["completion_tokens"] if usage else None,
@@ -63,9 +64,11 @@ def expected(exchange: Exchange) -> dict[str, Any]:
 
 def response_fields(data: dict[str, Any]) -> dict[str, Any]:
     usage = data.get("usage") or {}
-    fields: dict[str, Any] = {"response_model": data["model"],
-                              "input_tokens": usage.get("prompt_tokens", usage.get("input_tokens")),
-                              "output_tokens": usage.get("completion_tokens", usage.get("output_tokens"))}
+    fields: dict[str, Any] = {
+        "response_model": data["model"],
+        "input_tokens": usage.get("prompt_tokens", usage.get("input_tokens")),
+        "output_tokens": usage.get("completion_tokens", usage.get("output_tokens")),
+    }
     if data.get("object") == "response":
         fields["response_id"] = data["id"]
         fields["finish_reasons"] = [(data.get("incomplete_details") or {}).get("reason") or data["status"]]
@@ -76,8 +79,11 @@ def response_fields(data: dict[str, Any]) -> dict[str, Any]:
         fields["response_id"] = data["id"]
         fields["finish_reasons"] = [c["finish_reason"] for c in data["choices"]]
         fields["texts"] = [c["message"].get("content") or "" for c in data["choices"]]
-        fields["tools"] = [{"name": t["function"]["name"], "arguments": t["function"]["arguments"]}
-                           for c in data["choices"] for t in c["message"].get("tool_calls") or []]
+        fields["tools"] = [
+            {"name": t["function"]["name"], "arguments": t["function"]["arguments"]}
+            for c in data["choices"]
+            for t in c["message"].get("tool_calls") or []
+        ]
     return fields
 
 
@@ -91,8 +97,15 @@ def check_trace(record: Any, exchange: Exchange, sent: bytes) -> None:
         assert json.loads(record.response_json)  # the error body is kept
         return
     assert not record.is_error
-    for key in ("response_id", "response_model", "finish_reasons", "input_tokens", "output_tokens",
-                "reasoning_tokens", "cache_read_input_tokens"):
+    for key in (
+        "response_id",
+        "response_model",
+        "finish_reasons",
+        "input_tokens",
+        "output_tokens",
+        "reasoning_tokens",
+        "cache_read_input_tokens",
+    ):
         if key in want:
             assert getattr(record, key) == want[key], key
     response = json.loads(record.response_json)
@@ -100,8 +113,11 @@ def check_trace(record: Any, exchange: Exchange, sent: bytes) -> None:
         texts = [c["message"].get("content") or "" for c in response["choices"]]
         assert texts == want["texts"]
     if "tools" in want:
-        tools = [{"name": t["function"]["name"], "arguments": t["function"]["arguments"]}
-                 for c in response["choices"] for t in c["message"].get("tool_calls") or []]
+        tools = [
+            {"name": t["function"]["name"], "arguments": t["function"]["arguments"]}
+            for c in response["choices"]
+            for t in c["message"].get("tool_calls") or []
+        ]
         assert tools == want["tools"]
     assert record.is_stream == bool(exchange.request.get("stream"))
     if record.is_stream:

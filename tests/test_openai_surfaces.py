@@ -41,11 +41,13 @@ def only_trace(tel: Telemetry) -> Any:
     return records[0]
 
 
-def test_plain_call_span_follows_genai_conventions(server: ProviderServer, client: openai.OpenAI,
-                                                   tel: Telemetry) -> None:
+def test_plain_call_span_follows_genai_conventions(
+    server: ProviderServer, client: openai.OpenAI, tel: Telemetry
+) -> None:
     server.expect(CHAT, fx.chat("Hi!", cached=8))
-    result = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, temperature=0.3, max_tokens=50,
-                                            top_p=0.9, seed=7, stop=["END"])
+    result = client.chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, temperature=0.3, max_tokens=50, top_p=0.9, seed=7, stop=["END"]
+    )
     assert result.choices[0].message.content == "Hi!"
     span = tel.span("chat gpt-4o-mini")
     assert span.kind.name == "CLIENT"
@@ -73,7 +75,8 @@ def test_secrets_never_recorded(server: ProviderServer, client: openai.OpenAI, t
     client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert "Bearer sk-proj-SECRET" in server.received[0].headers.get("authorization", "")
     exported = json.dumps([dict(s.attributes) for s in tel.spans()]) + json.dumps(
-        [r.to_dict() for r in tel.traces()], default=str)
+        [r.to_dict() for r in tel.traces()], default=str
+    )
     assert "SECRET" not in exported and "Authorization" not in exported
 
 
@@ -81,8 +84,9 @@ def test_content_capture_within_budget(server: ProviderServer, client: openai.Op
     tel.configure(capture_content=True)
     server.expect(CHAT, fx.chat("ok"))
     huge = "x" * 2_000_000
-    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "system", "content": "Be brief."},
-                                                                  {"role": "user", "content": huge}])
+    client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": huge}]
+    )
     attrs = tel.span("chat gpt-4o-mini").attributes
     assert len(attrs["gen_ai.input.messages"]) <= 4096
     preview = json.loads(attrs["gen_ai.input.messages"])
@@ -210,8 +214,10 @@ def test_connection_reset_mid_stream(server: ProviderServer, client: openai.Open
 def test_retries_are_one_span_with_a_retry_count(server: ProviderServer, tel: Telemetry) -> None:
     server.expect(CHAT, fx.rate_limited(), fx.chat("after retry"))
     client = openai.OpenAI(base_url=server.url + "/v1", api_key="k", max_retries=2)
-    assert client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES).choices[0].message.content == \
-        "after retry"
+    assert (
+        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES).choices[0].message.content
+        == "after retry"
+    )
     assert len(server.received) == 2
     span = tel.span("chat gpt-4o-mini")
     assert span.attributes["llmtel.retry_count"] == 1
@@ -242,8 +248,9 @@ def test_responses_stream_helper(server: ProviderServer, client: openai.OpenAI, 
     assert record.is_stream
 
 
-def test_suppressed_instrumentation_makes_no_span(server: ProviderServer, client: openai.OpenAI,
-                                                  tel: Telemetry) -> None:
+def test_suppressed_instrumentation_makes_no_span(
+    server: ProviderServer, client: openai.OpenAI, tel: Telemetry
+) -> None:
     server.expect(CHAT, fx.chat())
     with suppress_instrumentation():
         client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
@@ -299,16 +306,18 @@ async def test_async_raw_and_helpers(server: ProviderServer, aclient: openai.Asy
     async with aclient.chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES) as stream:
         final = await stream.get_final_completion()
     assert final.choices[0].message.content == "s1s2"
-    async with aclient.chat.completions.with_streaming_response.create(model="gpt-4o-mini",
-                                                                       messages=MESSAGES) as response:
+    async with aclient.chat.completions.with_streaming_response.create(
+        model="gpt-4o-mini", messages=MESSAGES
+    ) as response:
         assert (await response.parse()).choices[0].message.content == "streamed"
     records = tel.traces()
     assert [r.is_stream for r in records] == [False, True, False]
     assert all(r.response_id for r in records)
 
 
-async def test_hundred_concurrent_calls_keep_their_context(server: ProviderServer, aclient: openai.AsyncOpenAI,
-                                                           tel: Telemetry) -> None:
+async def test_hundred_concurrent_calls_keep_their_context(
+    server: ProviderServer, aclient: openai.AsyncOpenAI, tel: Telemetry
+) -> None:
     server.always(CHAT, fx.chat_stream("ok", event_delay_s=0.001))
 
     async def one(n: int) -> None:
@@ -326,9 +335,17 @@ async def test_hundred_concurrent_calls_keep_their_context(server: ProviderServe
 
 
 def test_embeddings(server: ProviderServer, client: openai.OpenAI, tel: Telemetry) -> None:
-    server.expect("/v1/embeddings", Reply.json({"object": "list", "model": "text-embedding-3-small",
-                                                "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
-                                                "usage": {"prompt_tokens": 4, "total_tokens": 4}}))
+    server.expect(
+        "/v1/embeddings",
+        Reply.json(
+            {
+                "object": "list",
+                "model": "text-embedding-3-small",
+                "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
+                "usage": {"prompt_tokens": 4, "total_tokens": 4},
+            }
+        ),
+    )
     client.embeddings.create(model="text-embedding-3-small", input="hello", dimensions=2, encoding_format="float")
     span = tel.span("embeddings text-embedding-3-small")
     assert span.attributes["gen_ai.embeddings.dimension.count"] == 2

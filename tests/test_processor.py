@@ -34,25 +34,26 @@ def llm_span(call: sidechannel.LLMCall | None, error: bool = False, **attrs: obj
 def test_record_from_span_and_side_channel(tel: Telemetry) -> None:
     request = b'{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}'
     response = b'{"id":"chatcmpl-1","choices":[{"message":{"content":"hello"}}]}'
-    call = sidechannel.LLMCall(
-        provider="openai",
-        operation="chat",
-        request_model="gpt-4o",
-        request=request,
-        response=response,
-        request_params={"temperature": 0.2},
-        usage=openai_usage(
-            {
-                "prompt_tokens": 1000,
-                "completion_tokens": 100,
-                "prompt_tokens_details": {"cached_tokens": 400},
-                "completion_tokens_details": {"reasoning_tokens": 0},
-            }
-        ),
-    )
+    # a call carries the llm_context in force where it is created
     with llm_context(
         agent_id="ag", run_id="r1", step_id="s1", org_id="org", user_id="u", tags=["a", "b"], call_type="agent_step"
     ):
+        call = sidechannel.LLMCall(
+            provider="openai",
+            operation="chat",
+            request_model="gpt-4o",
+            request=request,
+            response=response,
+            request_params={"temperature": 0.2},
+            usage=openai_usage(
+                {
+                    "prompt_tokens": 1000,
+                    "completion_tokens": 100,
+                    "prompt_tokens_details": {"cached_tokens": 400},
+                    "completion_tokens_details": {"reasoning_tokens": 0},
+                }
+            ),
+        )
         span = llm_span(
             call,
             **{

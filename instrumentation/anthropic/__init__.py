@@ -34,11 +34,11 @@ class AnthropicInstrumentor(SdkInstrumentor):
         client = base.BaseClient
         self._sdk_tracer = client.__dict__.get("_tracer")
         if self._sdk_tracer is not None:
-            client._tracer = property(lambda self: None)
+            setattr(client, "_tracer", property(lambda self: None))  # noqa: B010 - replacing a property
 
     def before_uninstrument(self) -> None:
         import anthropic._base_client as base
 
         if getattr(self, "_sdk_tracer", None) is not None:
-            base.BaseClient._tracer = self._sdk_tracer
+            setattr(base.BaseClient, "_tracer", self._sdk_tracer)  # noqa: B010
             self._sdk_tracer = None

@@ -10,7 +10,7 @@ from opentelemetry.util.types import AttributeValue
 
 from .. import semconv
 from ..adapters import Accumulator, get
-from ..messages import anthropic_block, anthropic_message, system_instructions
+from ..messages import anthropic_block, anthropic_message, anthropic_parts
 from ..sidechannel import LLMCall
 from ..usage import anthropic_usage
 
@@ -50,9 +50,11 @@ class AnthropicAdapter:
         return params
 
     def input_content(self, operation: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        content: dict[str, Any] = {semconv.GEN_AI_INPUT_MESSAGES: [anthropic_message(m) for m in body.get("messages") or []]}
+        content: dict[str, Any] = {
+            semconv.GEN_AI_INPUT_MESSAGES: [anthropic_message(m) for m in body.get("messages") or []]
+        }
         if body.get("system"):
-            content[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = system_instructions(body["system"])
+            content[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = anthropic_parts(body["system"])
         if body.get("tools"):
             content[semconv.GEN_AI_TOOL_DEFINITIONS] = body["tools"]
         return content
@@ -90,8 +92,14 @@ class AnthropicStreamAccumulator:
         kind = get(event, "type")
         if kind == "message_start":
             message = get(event, "message")
-            self.message = {"id": get(message, "id"), "type": "message", "role": "assistant",
-                            "model": get(message, "model"), "stop_reason": None, "stop_sequence": None}
+            self.message = {
+                "id": get(message, "id"),
+                "type": "message",
+                "role": "assistant",
+                "model": get(message, "model"),
+                "stop_reason": None,
+                "stop_sequence": None,
+            }
             self._merge_usage(get(message, "usage"))
         elif kind == "content_block_start":
             block = get(event, "content_block")

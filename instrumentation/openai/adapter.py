@@ -25,7 +25,7 @@ _SCALARS: Final = (
 
 
 def _is_responses(data: Any) -> bool:
-    return get(data, "object") == "response"
+    return bool(get(data, "object") == "response")
 
 
 class OpenAIAdapter:
@@ -77,8 +77,7 @@ class OpenAIAdapter:
         params = {k: v for k, v in body.items() if k not in CONTENT_KEYS}
         tools = body.get("tools")
         if tools:
-            params["tool_names"] = [get(get(t, "function"), "name") or get(t, "name") or get(t, "type")
-                                    for t in tools]
+            params["tool_names"] = [get(get(t, "function"), "name") or get(t, "name") or get(t, "type") for t in tools]
         return params
 
     def input_content(self, operation: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -117,7 +116,9 @@ class OpenAIAdapter:
             return openai_response_items(get(data, "output"))
         out = []
         for choice in get(data, "choices") or []:
-            message = openai_chat_message(get(choice, "message") or {"role": "assistant", "content": get(choice, "text")})
+            message = openai_chat_message(
+                get(choice, "message") or {"role": "assistant", "content": get(choice, "text")}
+            )
             message["finish_reason"] = get(choice, "finish_reason")
             out.append(message)
         return out
@@ -144,15 +145,21 @@ class OpenAIStreamAccumulator:
             self._add_responses_event(str(kind), event)
             return
         if not self.head:
-            self.head = {"id": get(event, "id"), "object": "chat.completion", "created": get(event, "created"),
-                         "model": get(event, "model")}
+            self.head = {
+                "id": get(event, "id"),
+                "object": "chat.completion",
+                "created": get(event, "created"),
+                "model": get(event, "model"),
+            }
         usage = get(event, "usage")
         if usage is not None:
             self.usage = usage
         for choice in get(event, "choices") or []:
             index = get(choice, "index") or 0
-            slot = self.choices.setdefault(index, {"index": index, "text": [], "refusal": [], "tools": {},
-                                                   "finish_reason": None, "role": "assistant"})
+            slot = self.choices.setdefault(
+                index,
+                {"index": index, "text": [], "refusal": [], "tools": {}, "finish_reason": None, "role": "assistant"},
+            )
             delta = get(choice, "delta")
             content = get(delta, "content")
             if content:
@@ -190,11 +197,22 @@ class OpenAIStreamAccumulator:
             return
         if self.response_snapshot is not None:  # a Responses stream that ended early
             adapter.read_response(call, self.response_snapshot)
-            output = [self.responses_items.get(i) or {"type": "message", "role": "assistant", "content": [
-                {"type": "output_text", "text": "".join(self.responses_text.get(i, []))}]}
-                for i in sorted(set(self.responses_items) | set(self.responses_text))]
-            call.response = {"id": call.response_id, "object": "response", "model": call.response_model,
-                             "status": "incomplete", "output": output}
+            output = [
+                self.responses_items.get(i)
+                or {
+                    "type": "message",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": "".join(self.responses_text.get(i, []))}],
+                }
+                for i in sorted(set(self.responses_items) | set(self.responses_text))
+            ]
+            call.response = {
+                "id": call.response_id,
+                "object": "response",
+                "model": call.response_model,
+                "status": "incomplete",
+                "output": output,
+            }
             call.finish_reasons = []
             return
         choices = []

@@ -14,7 +14,7 @@ import struct
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -70,8 +70,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         path = self.path.split("?", 1)[0]
-        self.server.owner._record(Received(self.command, path, {k.lower(): v for k, v in self.headers.items()}, body))
-        reply = self.server.owner._next(path)
+        request = Received(self.command, path, {k.lower(): v for k, v in self.headers.items()}, body)
+        self.server.owner._record(request)
+        reply = self.server.owner._next(request)
         if reply.hang_s:
             time.sleep(reply.hang_s)
             self.close_connection = True
@@ -138,9 +139,10 @@ class ProviderServer:
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.owner = self
         self._queues: defaultdict[str, deque[Reply]] = defaultdict(deque)
-        self._defaults: dict[str, Reply] = {}
+        self._defaults: dict[str, Reply | Callable[[Received], Reply]] = {}
         self._lock = threading.Lock()
         self.received: list[Received] = []
+        self.keep_requests = True  # benchmarks turn this off to keep memory flat
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="provider-server", daemon=True)
 
     @property
@@ -165,8 +167,8 @@ class ProviderServer:
             self._queues[path].extend(replies)
         return self
 
-    def always(self, path: str, reply: Reply) -> ProviderServer:
-        """Answer every request to ``path`` with ``reply`` once its queue is empty."""
+    def always(self, path: str, reply: Reply | Callable[[Received], Reply]) -> ProviderServer:
+        """Answer every request to ``path`` with ``reply`` (or ``reply(request)``) once its queue is empty."""
         with self._lock:
             self._defaults[path] = reply
         return self
@@ -178,14 +180,18 @@ class ProviderServer:
             self.received.clear()
 
     def _record(self, request: Received) -> None:
+        if not self.keep_requests:
+            return
         with self._lock:
             self.received.append(request)
 
-    def _next(self, path: str) -> Reply:
+    def _next(self, request: Received) -> Reply:
+        path = request.path
         with self._lock:
             queue = self._queues.get(path)
             if queue:
                 return queue.popleft()
-            if path in self._defaults:
-                return self._defaults[path]
+            default = self._defaults.get(path)
+        if default is not None:
+            return default(request) if callable(default) else default
         return Reply.json({"error": {"type": "not_found", "message": f"no reply queued for {path}"}}, status=404)

@@ -1,0 +1,293 @@
+"""Added time per LLM call: llmtel against the uninstrumented SDK and the peer instrumentations.
+
+One run, one command:
+
+    python benchmarks/bench_providers.py [--rounds 5] [--calls 300]
+
+The parent process serves the OpenAI and Anthropic wire formats on loopback (the same
+server the tests use); each (variant, round) runs in a fresh child process so that only
+one instrumentation patches the SDKs at a time. Rounds interleave the variants so they
+share the machine's noise. Every child uses the same OTel SDK setup (BatchSpanProcessor
+with a discarding exporter, an SDK MeterProvider) and content capture on. llmtel runs
+with provider traces on, written by its store writer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+VARIANTS = ("none", "llmtel", "otel-openai-v2", "openllmetry", "openinference")
+PEERS = VARIANTS[2:]
+MODES = ("sync", "async", "stream", "astream")
+PROVIDERS = ("openai", "anthropic")
+EXPORTED: list[str] = []  # span names the child exported: proves a variant really traced
+MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hello in five words."}]
+
+
+def serve() -> Any:
+    from tests.providers import ProviderServer, Received, Reply
+    from tests.providers import anthropic_fixtures as afx
+    from tests.providers import openai_fixtures as ofx
+
+    def openai_reply(request: Received) -> Reply:
+        if b'"stream":true' in request.body:
+            return ofx.chat_stream("Hello", " there", ",", " how", " are", " you", "?")
+        return ofx.chat("Hello there, how are you?")
+
+    def anthropic_reply(request: Received) -> Reply:
+        return afx.streaming_text() if b'"stream":true' in request.body else afx.plain()
+
+    server = ProviderServer().__enter__()
+    server.keep_requests = False
+    server.always("/v1/chat/completions", openai_reply)
+    server.always("/v1/messages", anthropic_reply)
+    return server
+
+
+def setup_variant(variant: str, provider: str) -> bool:
+    """Instrument for ``variant``; False when that variant has no instrumentation for ``provider``."""
+    from opentelemetry import metrics, trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class Discard(SpanExporter):
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            EXPORTED.extend(s.name for s in spans)
+            return SpanExportResult.SUCCESS
+
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(BatchSpanProcessor(Discard(), max_queue_size=1 << 16))
+    trace.set_tracer_provider(tracer_provider)
+    metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+    if variant == "none":
+        return True
+    if variant == "llmtel":
+        from llmtel.instrumentation import configure
+
+        configure(instrument=(provider,))
+        return True
+    if variant == "otel-openai-v2":
+        if provider != "openai":
+            return False
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+        OpenAIInstrumentor().instrument()
+        return True
+    if variant == "openllmetry":
+        if provider == "openai":
+            from opentelemetry.instrumentation.openai import OpenAIInstrumentor as TLOpenAI
+
+            TLOpenAI().instrument()
+        else:
+            from opentelemetry.instrumentation.anthropic import AnthropicInstrumentor as TLAnthropic
+
+            TLAnthropic().instrument()
+        return True
+    if provider == "openai":
+        from openinference.instrumentation.openai import OpenAIInstrumentor as OIOpenAI
+
+        OIOpenAI().instrument()
+    else:
+        from openinference.instrumentation.anthropic import AnthropicInstrumentor as OIAnthropic
+
+        OIAnthropic().instrument()
+    return True
+
+
+def calls(provider: str, url: str) -> dict[str, Callable[[], Any]]:
+    """One function per mode that makes one call and reads it to the end."""
+    if provider == "openai":
+        import openai
+
+        client = openai.OpenAI(base_url=url + "/v1", api_key="sk-bench", max_retries=0)
+        aclient = openai.AsyncOpenAI(base_url=url + "/v1", api_key="sk-bench", max_retries=0)
+        kwargs: dict[str, Any] = {"model": "gpt-4o-mini", "messages": MESSAGES, "temperature": 0.2}
+
+        def sync() -> Any:
+            return client.chat.completions.create(**kwargs)
+
+        async def async_() -> Any:
+            return await aclient.chat.completions.create(**kwargs)
+
+        def stream() -> Any:
+            return list(client.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True}))
+
+        async def astream() -> Any:
+            s = await aclient.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True})
+            return [c async for c in s]
+    else:
+        import anthropic
+
+        aclient_a = anthropic.AsyncAnthropic(base_url=url, api_key="sk-bench", max_retries=0)
+        client_a = anthropic.Anthropic(base_url=url, api_key="sk-bench", max_retries=0)
+        akw: dict[str, Any] = {
+            "model": "claude-haiku-4-5",
+            "max_tokens": 256,
+            "system": "You are terse.",
+            "messages": MESSAGES[1:],
+        }
+
+        def sync() -> Any:
+            return client_a.messages.create(**akw)
+
+        async def async_() -> Any:
+            return await aclient_a.messages.create(**akw)
+
+        def stream() -> Any:
+            return list(client_a.messages.create(**akw, stream=True))
+
+        async def astream() -> Any:
+            return [e async for e in await aclient_a.messages.create(**akw, stream=True)]
+
+    return {"sync": sync, "async": async_, "stream": stream, "astream": astream}
+
+
+def child(variant: str, provider: str, url: str, n: int) -> None:
+    if not setup_variant(variant, provider):
+        print(json.dumps(None))
+        return
+    from opentelemetry import trace
+
+    fns = calls(provider, url)
+    loop = asyncio.new_event_loop()
+    out: dict[str, Any] = {}
+    for mode in MODES:
+        fn = fns[mode]
+        run = (lambda f=fn: loop.run_until_complete(f())) if mode.startswith("a") else fn
+        for _ in range(max(20, n // 5)):  # warm up connections and caches
+            run()
+        wall, cpu = [], []
+        for _ in range(n):
+            started, started_cpu = time.perf_counter(), time.thread_time()
+            run()
+            cpu.append((time.thread_time() - started_cpu) * 1e6)
+            wall.append((time.perf_counter() - started) * 1e6)
+        out[mode] = {"wall": wall, "cpu": cpu}
+    trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
+    out["spans"] = len(EXPORTED)
+    print(json.dumps(out))
+    os._exit(0)  # skip exit-time flushing: it is not part of the request path
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--child", nargs=3, metavar=("VARIANT", "PROVIDER", "URL"))
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child, args.calls)
+        return
+    server = serve()
+    store = tempfile.mkdtemp(prefix="llmtel-bench-")
+    env = {
+        **os.environ,
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true",
+        "TRACELOOP_TRACE_CONTENT": "true",
+        "LLMTEL_CLICKHOUSE_URL": os.environ.get("LLMTEL_CLICKHOUSE_URL", f"chdb://{store}/chdb"),
+        "LLMTEL_SPOOL_DIR": f"{store}/spool",
+    }
+    samples: dict[tuple[str, str, str, str], list[float]] = {}
+    spans: dict[tuple[str, str], int] = {}
+    for round_no in range(args.rounds):
+        for provider in PROVIDERS:
+            for variant in VARIANTS:
+                proc = subprocess.run(
+                    [sys.executable, __file__, "--calls", str(args.calls), "--child", variant, provider, server.url],
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    cwd=store,
+                    timeout=1800,
+                )
+                lines = [line for line in proc.stdout.splitlines() if line.startswith(("{", "null"))]
+                if proc.returncode != 0 or not lines:
+                    print(f"{variant}/{provider} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+                    continue
+                result = json.loads(lines[-1])
+                if result is None:
+                    continue
+                spans[(provider, variant)] = spans.get((provider, variant), 0) + result.pop("spans")
+                for mode, times in result.items():
+                    for clock in ("wall", "cpu"):
+                        samples.setdefault((provider, mode, variant, clock), []).extend(times[clock])
+        print(f"round {round_no + 1}/{args.rounds} done", file=sys.stderr)
+    server.close()
+    for (provider, variant), count in sorted(spans.items()):
+        print(f"spans exported: {provider:9} {variant:15} {count}", file=sys.stderr)
+    report(samples, args.json)
+
+
+def report(samples: dict[tuple[str, str, str, str], list[float]], json_path: str | None) -> None:
+    """Added time = the variant's median minus the uninstrumented median, per mode. ``cpu`` is
+    the calling thread's CPU time (what instrumentation adds to the request path, free of the
+    loopback server's latency noise); ``wall`` is the elapsed time the app sees."""
+    rows = []
+    header = (
+        f"{'provider':9} {'mode':8} {'variant':15} {'wall med':>9} {'wall p99':>9} {'cpu med':>8} "
+        f"{'added cpu':>9} {'added wall':>10} {'vs best peer':>12}"
+    )
+    print(header)
+    print("-" * len(header))
+    for provider in PROVIDERS:
+        for mode in MODES:
+            if (provider, mode, "none", "cpu") not in samples:
+                continue
+            base = {c: statistics.median(samples[(provider, mode, "none", c)]) for c in ("wall", "cpu")}
+            present = [v for v in VARIANTS if (provider, mode, v, "cpu") in samples]
+            added = {
+                v: {c: statistics.median(samples[(provider, mode, v, c)]) - base[c] for c in ("wall", "cpu")}
+                for v in present
+            }
+            peers = [added[v]["cpu"] for v in PEERS if v in added]
+            best_peer = min(peers) if peers else None
+            for variant in present:
+                wall = samples[(provider, mode, variant, "wall")]
+                cpu = samples[(provider, mode, variant, "cpu")]
+                ratio = "" if variant == "none" or not best_peer else f"{added[variant]['cpu'] / best_peer:.2f}x"
+                print(
+                    f"{provider:9} {mode:8} {variant:15} {statistics.median(wall):9.0f} {pct(wall, 0.99):9.0f} "
+                    f"{statistics.median(cpu):8.0f} {added[variant]['cpu']:9.0f} {added[variant]['wall']:10.0f} "
+                    f"{ratio:>12}"
+                )
+                rows.append(
+                    {
+                        "provider": provider,
+                        "mode": mode,
+                        "variant": variant,
+                        "wall_median_us": statistics.median(wall),
+                        "wall_p99_us": pct(wall, 0.99),
+                        "cpu_median_us": statistics.median(cpu),
+                        "added_cpu_us": added[variant]["cpu"],
+                        "added_wall_us": added[variant]["wall"],
+                        "n": len(cpu),
+                    }
+                )
+    if json_path:
+        Path(json_path).write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
