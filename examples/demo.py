@@ -27,8 +27,9 @@ from tests.providers import openai_fixtures as ofx  # noqa: E402
 @trace_method
 def agent_step(question: str, oai: openai.OpenAI, ant: anthropic.Anthropic) -> str:
     first = oai.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": question}])
-    stream = ant.messages.create(model="claude-haiku-4-5", max_tokens=100, stream=True,
-                                 messages=[{"role": "user", "content": question}])
+    stream = ant.messages.create(
+        model="claude-haiku-4-5", max_tokens=100, stream=True, messages=[{"role": "user", "content": question}]
+    )
     text = "".join(e.delta.text for e in stream if e.type == "content_block_delta" and e.delta.type == "text_delta")
     return f"{first.choices[0].message.content} / {text}"
 
@@ -48,8 +49,10 @@ def main() -> None:
     print(f"{'provider':10} {'model':28} {'in':>5} {'out':>5} {'cost $':>10}  agent / run")
     for r in rows:
         cost = f"{r['cost_usd']:.6f}" if r["cost_usd"] is not None else "-"
-        print(f"{r['provider']:10} {r['response_model']:28} {r['input_tokens']:>5} {r['output_tokens']:>5} "
-              f"{cost:>10}  {r['agent_id']} / {r['run_id']}")
+        print(
+            f"{r['provider']:10} {r['response_model']:28} {r['input_tokens']:>5} {r['output_tokens']:>5} "
+            f"{cost:>10}  {r['agent_id']} / {r['run_id']}"
+        )
 
 
 if __name__ == "__main__":
