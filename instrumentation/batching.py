@@ -159,15 +159,26 @@ class BatchWorker:
                     self._cond.notify_all()
                     if self._stopping:
                         return
-                    continue
-            try:
-                self.write_batch(batch)
-            except Exception as exc:  # a sink bug must not kill the thread
-                report_error(f"{self.name}.write_batch", exc)
+            if not batch:
+                self._guarded("idle", self.idle)
+                continue
+            if not self._guarded("write_batch", self.write_batch, batch):
                 dropped.add(len(batch), {**self._attrs, "reason": "write_error"})
             with self._cond:
                 self._done += len(batch)
                 self._cond.notify_all()
+
+    def _guarded(self, what: str, fn: Any, *args: Any) -> bool:
+        """Run a subclass hook; a bug in it is reported, never kills the thread."""
+        try:
+            fn(*args)
+            return True
+        except Exception as exc:
+            report_error(f"{self.name}.{what}", exc)
+            return False
+
+    def idle(self) -> None:
+        """Runs on the worker thread after each ``flush_interval`` with nothing to write."""
 
     def write_batch(self, batch: list[Any]) -> None:
         """Store ``batch``; runs on the worker thread. Raising counts the batch as dropped."""
@@ -204,10 +215,16 @@ class BatchWorker:
         if thread is not None:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         with self._cond:
-            left = len(self._items)
+            left = [item for item, _ in self._items]
+            self._items.clear()
+            self._bytes = 0
         if left:
-            dropped.add(left, {**self._attrs, "reason": "shutdown_timeout"})
+            self.rescue(left)
         self.close()
+
+    def rescue(self, items: list[Any]) -> None:
+        """Items still queued when the shutdown deadline passed; subclasses may keep them safe."""
+        dropped.add(len(items), {**self._attrs, "reason": "shutdown_timeout"})
 
     def close(self) -> None:
         """Release resources after the thread stopped (subclasses close clients here)."""

@@ -90,18 +90,27 @@ def open_store(settings: Settings) -> TraceSink | None:
         return None
     if scheme == "memory":
         return InMemorySink()
-    worker = {
-        "max_queue_bytes": settings.queue_max_bytes,
-        "batch_max_rows": settings.batch_max_rows,
-        "batch_max_bytes": settings.batch_max_bytes,
-        "flush_interval": settings.flush_interval_s,
-    }
     if scheme == "jsonl":
-        return JsonlSink(url.split("://", 1)[1] or "./.llmtel/jsonl", **worker)
-    raise ConfigError(
-        f"LLMTEL_CLICKHOUSE_URL={url!r}: the ClickHouse store is not in this build yet; "
-        "use jsonl:///dir, memory:// or none"
-    )
+        return JsonlSink(
+            url.split("://", 1)[1] or "./.llmtel/jsonl",
+            max_queue_bytes=settings.queue_max_bytes,
+            batch_max_rows=settings.batch_max_rows,
+            batch_max_bytes=settings.batch_max_bytes,
+            flush_interval=settings.flush_interval_s,
+        )
+    needed = ["clickhouse_connect"] + (["chdb"] if scheme == "chdb" else [])
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    if missing:
+        extra = "embedded" if scheme == "chdb" else "clickhouse"
+        raise ConfigError(
+            f"LLMTEL_CLICKHOUSE_URL={scheme}://...: {', '.join(missing)} is not installed "
+            f"(pip install 'llmtel[{extra}]', or set LLMTEL_CLICKHOUSE_URL=none)"
+        )
+    from llmtel.exporters.clickhouse.location import parse_location
+    from llmtel.exporters.clickhouse.writer import ClickHouseWriter
+
+    parse_location(url)  # a malformed URL is a ConfigError here, not a failure on the worker thread
+    return ClickHouseWriter.from_settings(settings)
 
 
 def _tracer_provider(settings: Settings) -> tuple[TracerProvider, bool]:

@@ -14,8 +14,8 @@ from typing import Any
 Redactor = Callable[[str, Any], Any]
 """``redact(kind, value) -> value``: sees every payload before it is stored or put on a span."""
 
-DEFAULT_STORE_URL = "jsonl://./.llmtel/jsonl"
-STORE_SCHEMES = ("chdb", "http", "https", "clickhouse", "jsonl", "memory", "none")
+DEFAULT_STORE_URL = "chdb://./.llmtel/chdb"
+STORE_SCHEMES = ("chdb", "http", "https", "jsonl", "memory", "none")
 
 
 class ConfigError(ValueError):

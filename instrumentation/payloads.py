@@ -19,6 +19,7 @@ from opentelemetry.trace import Span
 from opentelemetry.util.types import AttributeValue
 
 from . import runtime
+from .context import current as current_context
 from .encoding import encode, preview, utf8_len
 from .selftelemetry import (
     attributes_dropped,
@@ -106,18 +107,24 @@ recent = _RecentShas()
 
 
 def offload(data: bytes) -> str:
-    """Hand ``data`` to the payload sink and return its ``llmtel://llm_payloads/<sha256>`` ref."""
+    """Hand ``data`` to the payload sink and return its ``llmtel://llm_payloads/<sha256>`` ref.
+
+    The payload is stored under the current ``llm_context`` org, so one tenant's reader never
+    resolves another tenant's values."""
     sha = hashlib.sha256(data).hexdigest()
-    if sha not in recent:
+    scope = current_context()
+    org_id = scope.org_id if scope is not None else None
+    key = sha if org_id is None else f"{org_id}/{sha}"
+    if key not in recent:
         sink = runtime.active.payload_sink
         accepted = False
         if sink is not None and runtime.active.settings.store_content:
             try:
-                accepted = sink.offer_payload(sha, data)
+                accepted = sink.offer_payload(sha, data, org_id)
             except Exception as exc:
                 report_error("payload_sink.offer_payload", exc)
         if accepted:
-            recent.add(sha)
+            recent.add(key)
             payloads_offloaded.add(len(data))
         else:
             reason = (

@@ -34,8 +34,8 @@ class TraceSink(Protocol):
 class PayloadSink(Protocol):
     """Takes oversized values, content-addressed by the sha256 of their UTF-8 JSON bytes."""
 
-    def offer_payload(self, sha256: str, data: bytes) -> bool:
-        """Enqueue one payload; False when it was dropped (and counted)."""
+    def offer_payload(self, sha256: str, data: bytes, org_id: str | None = None) -> bool:
+        """Enqueue one payload of ``org_id``; False when it was dropped (and counted)."""
         ...
 
 
@@ -55,7 +55,7 @@ class InMemorySink:
             self.traces.append(trace)
             return True
 
-    def offer_payload(self, sha256: str, data: bytes) -> bool:
+    def offer_payload(self, sha256: str, data: bytes, org_id: str | None = None) -> bool:
         with self._lock:
             self.payloads[sha256] = data
             while len(self.payloads) > self._max:
@@ -85,8 +85,8 @@ class JsonlSink(BatchWorker):
     def offer(self, trace: ProviderTrace) -> bool:
         return self.enqueue(("trace", trace), trace.approx_bytes())
 
-    def offer_payload(self, sha256: str, data: bytes) -> bool:
-        return self.enqueue(("payload", (sha256, data)), len(data) + 64)
+    def offer_payload(self, sha256: str, data: bytes, org_id: str | None = None) -> bool:
+        return self.enqueue(("payload", (sha256, data, org_id)), len(data) + 64)
 
     def write_batch(self, batch: list[Any]) -> None:
         traces = [item for kind, item in batch if kind == "trace"]
@@ -97,6 +97,6 @@ class JsonlSink(BatchWorker):
                     f.write(json.dumps(trace.to_dict(), default=str, ensure_ascii=False) + "\n")
         if payloads:
             with open(os.path.join(self.directory, "payloads.jsonl"), "a", encoding="utf-8") as f:
-                for sha, data in payloads:
-                    row = {"sha256": sha, "data": data.decode("utf-8", "replace")}
+                for sha, data, org_id in payloads:
+                    row = {"sha256": sha, "org_id": org_id, "data": data.decode("utf-8", "replace")}
                     f.write(json.dumps(row, ensure_ascii=False) + "\n")

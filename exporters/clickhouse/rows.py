@@ -1,0 +1,74 @@
+"""Provider traces and payloads as ClickHouse rows, and back.
+
+The column order is the ProviderTrace field order, so a new field is one line in records.py
+and one column in schema.py.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from typing import Any
+
+from llmtel.instrumentation.records import ProviderTrace
+
+TRACE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ProviderTrace))
+PAYLOAD_COLUMNS: tuple[str, ...] = ("org_id", "sha256", "size", "data", "created_at")
+_ORG = TRACE_COLUMNS.index("org_id")
+_CREATED = TRACE_COLUMNS.index("created_at")
+_UTC = datetime.timezone.utc
+
+
+def trace_row(trace: ProviderTrace) -> list[Any]:
+    """One llm_traces row. ``org_id`` is part of the sort key, so "no org" is stored as ''."""
+    row = [getattr(trace, name) for name in TRACE_COLUMNS]
+    if row[_ORG] is None:
+        row[_ORG] = ""
+    return row
+
+
+def trace_from_row(row: Sequence[Any]) -> ProviderTrace:
+    """A ProviderTrace read back from an llm_traces row (times in UTC)."""
+    values = dict(zip(TRACE_COLUMNS, row))
+    created = values["created_at"]
+    values["created_at"] = created.replace(tzinfo=_UTC) if created.tzinfo is None else created
+    values["org_id"] = values["org_id"] or None
+    values["agent_tags"] = list(values["agent_tags"])
+    values["finish_reasons"] = list(values["finish_reasons"])
+    return ProviderTrace(**values)
+
+
+def payload_row(org_id: str | None, sha256: str, data: bytes, now: datetime.datetime) -> list[Any]:
+    return [org_id or "", sha256, len(data), data, now]
+
+
+def batch_token(kind: str, keys: Iterable[str]) -> str:
+    """The insert_deduplication_token of a batch: the same rows give the same token, so a
+    retried or replayed batch is stored once."""
+    digest = hashlib.sha256(kind.encode())
+    for key in keys:
+        digest.update(key.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def to_spool(kind: str, row: Sequence[Any]) -> list[Any]:
+    """A row in JSON-safe form: times as ISO text, payload bytes as text that keeps every byte."""
+    out = list(row)
+    if kind == "traces":
+        out[_CREATED] = out[_CREATED].isoformat()
+    else:
+        out[3] = bytes(out[3]).decode("utf-8", "surrogateescape")
+        out[4] = out[4].isoformat()
+    return out
+
+
+def from_spool(kind: str, row: list[Any]) -> list[Any]:
+    if kind == "traces":
+        row[_CREATED] = datetime.datetime.fromisoformat(row[_CREATED])
+    else:
+        row[3] = row[3].encode("utf-8", "surrogateescape")
+        row[4] = datetime.datetime.fromisoformat(row[4])
+    return row

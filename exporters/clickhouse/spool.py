@@ -1,0 +1,150 @@
+"""Batches the store could not take, kept on disk until it can.
+
+One file per batch, written to a temporary name, fsynced and renamed into place, so a file
+is either whole or absent (a crash mid-write loses only that batch). Names sort oldest
+first. A process replaying a file first claims it by renaming it, so two processes sharing
+a spool directory never insert the same file at once; a claim left by a dead process is
+released on the next scan. Batches keep their deduplication token, so a replay that is
+retried after a lost reply is still stored once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from llmtel.instrumentation.selftelemetry import report_error
+
+from .rows import from_spool, to_spool
+
+_SUFFIX = ".batch"
+_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class SpooledBatch:
+    path: str
+    kind: str  # "traces" or "payloads"
+    token: str
+    rows: list[list[Any]]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Spool:
+    """A directory of batch files bounded by ``max_bytes`` in total."""
+
+    def __init__(self, directory: str, max_bytes: int) -> None:
+        self.directory = os.path.abspath(directory)
+        self.max_bytes = max_bytes
+        self._seq = itertools.count()
+        self._lock = threading.Lock()
+
+    def _names(self) -> list[str]:
+        try:
+            return sorted(os.listdir(self.directory))
+        except FileNotFoundError:
+            return []
+
+    def size(self) -> int:
+        """Bytes held, including batches being written or replayed."""
+        total = 0
+        for name in self._names():
+            try:
+                total += os.path.getsize(os.path.join(self.directory, name))
+            except FileNotFoundError:
+                continue
+        return total
+
+    def put(self, kind: str, token: str, rows: list[list[Any]]) -> bool:
+        """Write one batch; False (nothing written) when it would exceed the budget."""
+        lines = [json.dumps({"v": _FORMAT, "kind": kind, "token": token, "rows": len(rows)})]
+        lines += [json.dumps(to_spool(kind, row), allow_nan=True) for row in rows]
+        data = ("\n".join(lines) + "\n").encode("utf-8")
+        with self._lock:
+            if self.size() + len(data) > self.max_bytes:
+                return False
+            os.makedirs(self.directory, exist_ok=True)
+            name = f"{time.time_ns():020d}-{os.getpid()}-{next(self._seq):06d}-{kind}{_SUFFIX}"
+            final = os.path.join(self.directory, name)
+            temp = f"{final}.{os.getpid()}.tmp"
+            with open(temp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temp, final)
+            dir_fd = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        return True
+
+    def pending(self) -> list[str]:
+        """Whole batch files, oldest first; releases claims and temp files of dead processes."""
+        out = []
+        for name in self._names():
+            path = os.path.join(self.directory, name)
+            if name.endswith(_SUFFIX):
+                out.append(path)
+            elif name.endswith((".tmp", ".claimed")):
+                pid = int(name.rsplit(".", 2)[-2]) if name.rsplit(".", 2)[-2].isdigit() else 0
+                if pid and not _alive(pid):
+                    self._release(path, name)
+        return out
+
+    def _release(self, path: str, name: str) -> None:
+        try:
+            if name.endswith(".tmp"):
+                os.unlink(path)  # never renamed into place: the batch was not whole
+            else:
+                os.replace(path, path.rsplit(".", 2)[0])
+        except FileNotFoundError:
+            pass
+
+    def claim(self) -> Iterator[SpooledBatch]:
+        """Yield pending batches oldest first, each claimed by this process until
+        :meth:`done` or :meth:`unclaim`. Unreadable files are moved aside as ``.bad``."""
+        for path in self.pending():
+            claimed = f"{path}.{os.getpid()}.claimed"
+            try:
+                os.replace(path, claimed)
+            except FileNotFoundError:
+                continue  # another process took it
+            try:
+                yield self._load(claimed)
+            except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError) as exc:
+                os.replace(claimed, f"{path}.bad")  # kept for a human; never retried
+                report_error("spool.load", exc)
+
+    @staticmethod
+    def _load(path: str) -> SpooledBatch:
+        with open(path, "rb") as f:
+            header_line, *row_lines = f.read().decode("utf-8").splitlines()
+        header = json.loads(header_line)
+        if header.get("v") != _FORMAT or len(row_lines) != header["rows"]:
+            raise ValueError(f"{path}: not a whole llmtel spool batch")
+        kind = header["kind"]
+        return SpooledBatch(path, kind, header["token"], [from_spool(kind, json.loads(line)) for line in row_lines])
+
+    @staticmethod
+    def done(batch: SpooledBatch) -> None:
+        os.unlink(batch.path)
+
+    @staticmethod
+    def unclaim(batch: SpooledBatch) -> None:
+        os.replace(batch.path, batch.path.rsplit(".", 2)[0])

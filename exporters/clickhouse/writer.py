@@ -1,0 +1,277 @@
+"""ClickHouseWriter: the TraceSink and PayloadSink that store provider traces and payloads.
+
+``offer`` only enqueues (see BatchWorker). The worker thread turns each batch into at most
+two inserts (llm_traces, llm_payloads), each with a deduplication token, retries them with
+exponential backoff and jitter, and when the store stays down or is locked by another
+process, spools them to disk. Spooled batches are replayed oldest-first as soon as an
+insert succeeds again, or on the next idle tick. Rows are lost only past the spool budget,
+and then they are counted (``llmtel.exporter.dropped``) and logged once a minute.
+"""
+
+from __future__ import annotations
+
+import datetime
+import random
+import threading
+import time
+from typing import Any
+
+from llmtel.instrumentation.batching import BatchWorker, dropped, replayed, retried, spooled, written
+from llmtel.instrumentation.config import Settings
+from llmtel.instrumentation.records import ProviderTrace
+from llmtel.instrumentation.selftelemetry import logger, report_error
+
+from . import schema
+from .location import StoreLocation, StoreLocked, connect, parse_location
+from .rows import PAYLOAD_COLUMNS, TRACE_COLUMNS, batch_token, payload_row, trace_row
+from .spool import Spool
+
+Part = tuple[str, str, list[list[Any]]]  # (table kind, dedup token, rows)
+_COLUMNS = {"traces": TRACE_COLUMNS, "payloads": PAYLOAD_COLUMNS}
+_TABLES = {"traces": schema.TRACES, "payloads": schema.PAYLOADS}
+# A server acknowledges an async insert only once it is written, so a retry is never blind.
+SERVER_INSERT_SETTINGS = {"async_insert": 1, "wait_for_async_insert": 1, "async_insert_deduplicate": 1}
+_inherited: list[Any] = []  # clients a forked child got from its parent: never used, never closed
+
+
+class _Throttled:
+    """Logs a message at most once per ``interval`` seconds per key."""
+
+    def __init__(self, interval: float = 60.0) -> None:
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def warn(self, key: str, message: str, *args: object) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(key, -self.interval) < self.interval:
+                return
+            self._last[key] = now
+        logger.warning(message, *args)
+
+
+class ClickHouseWriter(BatchWorker):
+    """Writes provider traces and payloads to the store at ``location``."""
+
+    def __init__(
+        self,
+        location: StoreLocation,
+        *,
+        spool_dir: str,
+        spool_max_bytes: int = 1 << 30,
+        ttl_days: int = 0,
+        attempts: int = 3,
+        retry_initial_s: float = 0.2,
+        retry_max_s: float = 30.0,
+        **worker_options: Any,
+    ) -> None:
+        super().__init__("llmtel-clickhouse", **worker_options)
+        self.location = location
+        self.layout = schema.Layout(location.database, ttl_days)
+        self.spool = Spool(spool_dir, spool_max_bytes)
+        self.attempts = attempts
+        self.retry_initial_s = retry_initial_s
+        self.retry_max_s = retry_max_s
+        self.insert_settings: dict[str, Any] = dict(SERVER_INSERT_SETTINGS) if location.kind == "http" else {}
+        self._log = _Throttled()
+        self._client: Any = None
+        self._backoff = retry_initial_s
+        self._down_until = 0.0
+        self._down = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ClickHouseWriter:
+        return cls(
+            parse_location(settings.store_url),
+            spool_dir=settings.spool_dir,
+            spool_max_bytes=settings.spool_max_bytes,
+            ttl_days=settings.ttl_days,
+            max_queue_bytes=settings.queue_max_bytes,
+            batch_max_rows=settings.batch_max_rows,
+            batch_max_bytes=settings.batch_max_bytes,
+            flush_interval=settings.flush_interval_s,
+        )
+
+    # -- request path -------------------------------------------------------------------
+    def offer(self, trace: ProviderTrace) -> bool:
+        return self.enqueue(("traces", trace), trace.approx_bytes())
+
+    def offer_payload(self, sha256: str, data: bytes, org_id: str | None = None) -> bool:
+        return self.enqueue(("payloads", (sha256, data, org_id)), len(data) + 128)
+
+    # -- worker thread ------------------------------------------------------------------
+    def write_batch(self, batch: list[Any]) -> None:
+        if self._send(self._parts(batch)):
+            self.replay()
+
+    def idle(self) -> None:
+        if time.monotonic() >= self._down_until and self.spool.pending():
+            self.replay()
+
+    def rescue(self, items: list[Any]) -> None:
+        """Past the shutdown deadline: what is still queued goes to the spool, not away."""
+        self._spool(self._parts(items))
+
+    @staticmethod
+    def _parts(batch: list[Any]) -> list[Part]:
+        traces = [trace_row(item) for kind, item in batch if kind == "traces"]
+        now = datetime.datetime.now(datetime.timezone.utc)
+        unique = {(item[2], item[0]): item[1] for kind, item in batch if kind == "payloads"}
+        payloads = [payload_row(org, sha, data, now) for (org, sha), data in unique.items()]
+        parts: list[Part] = []
+        if payloads:  # payloads first: a trace never points at a payload that is not stored yet
+            keys = (f"{org or ''}/{sha}" for org, sha in unique)
+            parts.append(("payloads", batch_token("payloads", keys), payloads))
+        if traces:
+            parts.append(("traces", batch_token("traces", (row[0] for row in traces)), traces))
+        return parts
+
+    def _connection(self) -> Any:
+        if self._client is None:
+            client = connect(self.location, database=False)
+            try:
+                schema.migrate(client, self.layout)
+            except Exception:
+                client.close()
+                raise
+            self._client = client
+        return self._client
+
+    def _insert(self, part: Part) -> None:
+        kind, token, rows = part
+        self._connection().insert(
+            f"{schema.quote(self.location.database)}.{schema.quote(_TABLES[kind])}",
+            rows,
+            column_names=list(_COLUMNS[kind]),
+            settings={"insert_deduplication_token": token, **self.insert_settings},
+        )
+
+    def _send(self, parts: list[Part]) -> bool:
+        """Insert each part, retrying; what cannot be inserted is spooled. True if all went in."""
+        failures = 0
+        while parts:
+            if time.monotonic() < self._down_until or (self.stopping and failures):
+                self._spool(parts)
+                return False
+            try:
+                self._insert(parts[0])
+            except StoreLocked as exc:
+                self._went_down(exc)
+                self._spool(parts)
+                return False
+            except Exception as exc:
+                failures += 1
+                if failures >= self.attempts:
+                    self._went_down(exc)
+                    self._spool(parts)
+                    return False
+                retried.add(1, self._attrs)
+                time.sleep(self._jitter(self.retry_initial_s * 2 ** (failures - 1)))
+                continue
+            written.add(len(parts[0][2]), {**self._attrs, "table": _TABLES[parts[0][0]]})
+            parts = parts[1:]
+            self._came_back()
+        return True
+
+    def replay(self, strict: bool = False) -> int:
+        """Insert spooled batches oldest-first until one fails; returns the rows stored.
+        ``strict`` re-raises that failure (for the CLI) instead of backing off."""
+        stored = 0
+        for batch in self.spool.claim():
+            if self.stopping and not strict:
+                self.spool.unclaim(batch)
+                break
+            try:
+                self._insert((batch.kind, batch.token, batch.rows))
+            except Exception as exc:
+                self.spool.unclaim(batch)
+                if strict:
+                    raise
+                self._went_down(exc)
+                break
+            self.spool.done(batch)
+            stored += len(batch.rows)
+            replayed.add(len(batch.rows), {**self._attrs, "table": _TABLES[batch.kind]})
+            self._came_back()
+        return stored
+
+    def _spool(self, parts: list[Part]) -> None:
+        for kind, token, rows in parts:
+            try:
+                kept = self.spool.put(kind, token, rows)
+            except OSError as exc:
+                report_error("clickhouse.spool", exc)
+                kept = False
+            if kept:
+                spooled.add(len(rows), self._attrs)
+                continue
+            dropped.add(len(rows), {**self._attrs, "reason": "spool_full"})
+            self._log.warn(
+                "spool_full",
+                "llmtel: spool %s is full (LLMTEL_SPOOL_MAX_BYTES=%d); provider traces and payloads are "
+                "being dropped and counted in llmtel.exporter.dropped",
+                self.spool.directory,
+                self.spool.max_bytes,
+            )
+
+    def _jitter(self, seconds: float) -> float:
+        return min(self.retry_max_s, seconds) * random.uniform(0.5, 1.0)
+
+    def _went_down(self, exc: BaseException) -> None:
+        self._down_until = time.monotonic() + self._jitter(self._backoff)
+        self._backoff = min(self.retry_max_s, self._backoff * 2)
+        if self._client is not None and self.location.kind == "http":
+            self._client = None  # reconnect (and re-check the schema) when it is back
+        if self._down:
+            return
+        self._down = True
+        if isinstance(exc, StoreLocked):
+            self._log.warn(
+                "locked",
+                "llmtel: %s. Provider traces are kept in the spool %s and written when this process can "
+                "open the store (or run `llmtel db replay` once the other process exits). Several processes "
+                "writing at once need a ClickHouse server: LLMTEL_CLICKHOUSE_URL=http://user:pass@host:8123/db",
+                exc,
+                self.spool.directory,
+            )
+        else:
+            self._log.warn(
+                "down",
+                "llmtel: ClickHouse store %s is unavailable (%s: %s); spooling to %s and retrying with backoff",
+                self.location.display,
+                type(exc).__name__,
+                exc,
+                self.spool.directory,
+            )
+
+    def _came_back(self) -> None:
+        self._backoff = self.retry_initial_s
+        self._down_until = 0.0
+        if self._down:
+            self._down = False
+            logger.warning("llmtel: ClickHouse store %s is reachable again", self.location.display)
+
+    def after_fork(self) -> None:
+        if self._client is not None:
+            _inherited.append(self._client)  # the parent's connection; closing it here could hurt the parent
+        self._client = None
+        self._down_until = 0.0
+
+    def close(self) -> None:
+        if self._client is not None:
+            try:
+                self._client.close()
+            except Exception as exc:
+                report_error("clickhouse.close", exc)
+            self._client = None
+
+
+def replay_spool(location: StoreLocation, spool_dir: str, ttl_days: int = 0) -> tuple[int, int]:
+    """Write every spooled batch now (``llmtel db replay``); returns (rows stored, batches left)."""
+    writer = ClickHouseWriter(location, spool_dir=spool_dir, ttl_days=ttl_days)
+    try:
+        stored = writer.replay(strict=True)
+    finally:
+        writer.close()
+    return stored, len(writer.spool.pending())
