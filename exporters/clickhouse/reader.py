@@ -9,6 +9,7 @@ seen once.
 from __future__ import annotations
 
 import datetime
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +68,8 @@ class TraceReader:
     def __init__(self, url: str | StoreLocation, *, org_id: str | None = None) -> None:
         self.location = parse_location(url) if isinstance(url, str) else url
         self.org_id = org_id
+        if self.location.kind == "chdb" and not os.path.isdir(self.location.path):
+            raise StoreEmpty(f"{self.location.display} does not exist yet")
         self._client = connect(self.location, database=False)
         self._traces = f"{schema.quote(self.location.database)}.{schema.quote(schema.TRACES)}"
 
