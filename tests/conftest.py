@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -24,6 +25,7 @@ from llmtel.instrumentation.openai import OpenAIInstrumentor
 from llmtel.instrumentation.processor import ProviderTraceProcessor
 
 from .providers import ProviderServer
+from .store.standin import ClickHouseStandIn, Faults
 
 
 @dataclass
@@ -151,3 +153,31 @@ def uninstrumented(pair: tuple[OpenAIInstrumentor, AnthropicInstrumentor]) -> It
     finally:
         for instrumentor in pair:
             instrumentor.instrument()
+
+
+@pytest.fixture(scope="session")
+def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The one embedded ClickHouse directory this test process uses (chdb hosts one per process);
+    tests keep apart by database."""
+    return str(tmp_path_factory.mktemp("chdb") / "store")
+
+
+@pytest.fixture
+def store_url(chdb_path: str) -> str:
+    """A fresh database in the session's embedded store."""
+    return f"chdb://{chdb_path}?database=t_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def standin(chdb_path: str) -> Iterator[ClickHouseStandIn]:
+    """The stand-in for a ClickHouse server (see tests/store/standin.py)."""
+    server = ClickHouseStandIn(chdb_path)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def server_url(standin: ClickHouseStandIn) -> Iterator[str]:
+    standin.faults = Faults()
+    yield standin.url(f"s_{uuid.uuid4().hex[:12]}")
+    standin.faults = Faults()

@@ -41,7 +41,7 @@ def test_defaults_and_standard_variables() -> None:
         }
     )
     assert s.service_name == "svc" and s.capture_content and s.max_attribute_bytes == 1024
-    assert Settings.from_env({}).store_url == "jsonl://./.llmtel/jsonl"
+    assert Settings.from_env({}).store_url == "chdb://./.llmtel/chdb"
     assert not Settings.from_env({}).capture_content
 
 

@@ -1,0 +1,78 @@
+"""A small instrumented app run as a separate process by the store tests (fork, SIGTERM,
+kill -9, a store locked by another process). Configured entirely from the environment.
+
+usage: app.py emit N | serve N | kill-mid-batch N M | fork N [lazy] | hold
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from opentelemetry import trace
+
+from llmtel.instrumentation import configure, llm_context, sidechannel
+
+
+def emit(count: int, run_id: str) -> None:
+    """``count`` LLM calls as the provider instrumentations report them."""
+    tracer = trace.get_tracer("store-test-app")
+    with llm_context(agent_id="agent-1", run_id=run_id):
+        for i in range(count):
+            attrs = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "m"}
+            with tracer.start_as_current_span("chat m", attributes=attrs) as span:
+                call = sidechannel.LLMCall(
+                    provider="openai",
+                    operation="chat",
+                    request_model="m",
+                    request=f'{{"i":{i},"pad":"{"x" * 2000}"}}'.encode(),
+                    response=b'{"ok":true}',
+                )
+                sidechannel.hand_over(span.get_span_context().span_id, call)
+
+
+def main() -> None:
+    mode = sys.argv[1]
+    if mode == "hold":  # keep the embedded store open, as a running app would
+        import clickhouse_connect
+
+        client = clickhouse_connect.get_client(dsn="chdb://" + os.environ["STORE_PATH"])
+        client.command("SELECT 1")
+        print("holding", flush=True)
+        time.sleep(float(os.environ.get("HOLD_SECONDS", "60")))
+        return
+    handle = configure()
+    count = int(sys.argv[2])
+    if mode == "emit":
+        emit(count, os.environ.get("RUN_ID", "run"))
+        handle.shutdown()
+    elif mode == "serve":  # emit, write, then wait to be signalled
+        emit(count, "before-signal")
+        print("ready", flush=True)
+        time.sleep(120)
+    elif mode == "kill-mid-batch":
+        emit(count, "flushed")
+        handle.tracer_provider.force_flush() if handle.tracer_provider else None
+        assert handle.sink is not None and handle.sink.flush(30)
+        emit(int(sys.argv[3]), "in-flight")
+        handle.sink.flush(0.05)  # wake the writer: the batch is being inserted when we are killed
+        print("ready", flush=True)
+        time.sleep(120)
+    elif mode == "fork":
+        lazy = sys.argv[3:] == ["lazy"]  # the pre-fork server pattern: the parent writes nothing first
+        if not lazy:
+            emit(1, "parent-before")
+            assert handle.sink is not None and handle.sink.flush(30)
+        pid = os.fork()
+        if pid == 0:
+            emit(count, "child")
+            sys.exit(0)  # atexit flushes the child's own writer
+        _, status = os.waitpid(pid, 0)
+        emit(1, "parent-after")
+        print("child exit", os.waitstatus_to_exitcode(status), flush=True)
+        handle.shutdown()
+
+
+if __name__ == "__main__":
+    main()

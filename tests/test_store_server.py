@@ -1,0 +1,129 @@
+"""The server path (HTTP) of the writer, against the stand-in for a ClickHouse server
+(tests/store/standin.py: ClickHouse's HTTP interface, executing on real chdb), with faults."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmtel.exporters.clickhouse.location import parse_location
+from llmtel.exporters.clickhouse.reader import TraceReader
+from llmtel.exporters.clickhouse.writer import ClickHouseWriter
+
+from .conftest import Telemetry
+from .store.records import full_trace
+from .store.standin import ClickHouseStandIn
+
+
+@pytest.fixture
+def writer(server_url: str, tmp_path: Path) -> Iterator[ClickHouseWriter]:
+    w = ClickHouseWriter(
+        parse_location(server_url),
+        spool_dir=str(tmp_path / "spool"),
+        flush_interval=0.05,
+        retry_initial_s=0.01,
+        retry_max_s=0.05,
+    )
+    yield w
+    w.shutdown(10)
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def stored_ids(url: str) -> list[str]:
+    with TraceReader(url) as reader:
+        return [t.id for t in reader.traces(limit=10_000).traces]
+
+
+def test_inserts_ask_the_server_to_confirm_async_inserts(
+    writer: ClickHouseWriter, server_url: str, standin: ClickHouseStandIn
+) -> None:
+    trace = full_trace()
+    assert writer.offer(trace) and writer.flush(30)
+    [insert] = standin.inserts("llm_traces")
+    assert insert.settings["async_insert"] == "1" and insert.settings["wait_for_async_insert"] == "1"
+    assert len(insert.settings["insert_deduplication_token"]) == 64
+    assert stored_ids(server_url) == [trace.id]
+
+
+def test_transient_errors_are_retried(
+    writer: ClickHouseWriter, server_url: str, standin: ClickHouseStandIn, tel: Telemetry
+) -> None:
+    writer.offer(full_trace())  # connects and creates the schema first
+    assert writer.flush(30)
+    before = tel.counter("llmtel.exporter.retried")
+    standin.faults.fail_next = 2
+    trace = full_trace()
+    assert writer.offer(trace) and writer.flush(30)
+    assert trace.id in stored_ids(server_url)
+    assert tel.counter("llmtel.exporter.retried") - before == 2
+    assert writer.spool.pending() == []
+
+
+def test_outage_spools_then_replays_every_trace_once(
+    writer: ClickHouseWriter, server_url: str, standin: ClickHouseStandIn, tel: Telemetry
+) -> None:
+    first = full_trace()
+    assert writer.offer(first) and writer.flush(30)
+    spooled_before = tel.counter("llmtel.exporter.spooled")
+    standin.faults.down = True
+    during = [full_trace() for _ in range(30)]
+    for i, trace in enumerate(during):
+        assert writer.offer(trace)
+        if i % 10 == 9:
+            assert writer.flush(30)  # three batches, all spooled
+    assert len(writer.spool.pending()) >= 3
+    assert tel.counter("llmtel.exporter.spooled") - spooled_before == 30
+    standin.faults.down = False
+    after = full_trace()
+    assert writer.offer(after) and writer.flush(30)  # the first insert that works replays the spool
+    wait_for(lambda: not writer.spool.pending())
+    ids = stored_ids(server_url)
+    assert sorted(ids) == sorted(t.id for t in [first, *during, after])  # each exactly once
+    assert tel.counter("llmtel.exporter.replayed") >= 30
+
+
+def test_a_lost_reply_does_not_duplicate(
+    writer: ClickHouseWriter, server_url: str, standin: ClickHouseStandIn
+) -> None:
+    writer.offer(full_trace())
+    assert writer.flush(30)
+    standin.faults.drop_after_insert = 1  # the rows are stored but the client sees a dropped connection
+    trace = full_trace()
+    assert writer.offer(trace) and writer.flush(30)
+    assert stored_ids(server_url).count(trace.id) == 1
+    assert len([s for s in standin.inserts("llm_traces")]) == 3  # the retry did reach the server
+
+
+def test_only_past_the_spool_budget_is_anything_dropped(
+    server_url: str, standin: ClickHouseStandIn, tmp_path: Path, tel: Telemetry, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = ClickHouseWriter(
+        parse_location(server_url), spool_dir=str(tmp_path / "spool"), spool_max_bytes=6000, flush_interval=0.05
+    )
+    try:
+        standin.faults.down = True
+        dropped_before = tel.counter("llmtel.exporter.dropped", reason="spool_full")
+        for _ in range(3):
+            assert writer.offer(full_trace(request_json='{"pad":"' + "x" * 2500 + '"}'))
+            assert writer.flush(30)
+        size = sum(os.path.getsize(p) for p in writer.spool.pending())
+        assert 0 < size <= 6000
+        assert tel.counter("llmtel.exporter.dropped", reason="spool_full") - dropped_before >= 1
+        assert sum("spool" in r.getMessage() and "is full" in r.getMessage() for r in caplog.records) == 1
+    finally:
+        standin.faults.down = False
+        writer.shutdown(10)
