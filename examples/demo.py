@@ -1,23 +1,26 @@
-"""Demo: instrumented OpenAI and Anthropic calls against the loopback provider server
-(no API key needed); prints the provider traces llmtel recorded.
+"""Demo: instrumented OpenAI and Anthropic calls write provider traces to the embedded
+ClickHouse store (./.llmtel/chdb), then `llmtel traces` and `llmtel usage` show them.
+
+The calls go to the bundled loopback provider server unless OPENAI_API_KEY and
+ANTHROPIC_API_KEY are both set, in which case they go to the real APIs.
 
     python examples/demo.py
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("LLMTEL_CLICKHOUSE_URL", "jsonl://./.llmtel/jsonl")
 
 import anthropic  # noqa: E402
 import openai  # noqa: E402
 
+from llmtel.exporters.cli import main as llmtel_cli  # noqa: E402
 from llmtel.instrumentation import configure, llm_context, trace_method  # noqa: E402
 from tests.providers import ProviderServer  # noqa: E402
 from tests.providers import anthropic_fixtures as afx  # noqa: E402
@@ -34,25 +37,28 @@ def agent_step(question: str, oai: openai.OpenAI, ant: anthropic.Anthropic) -> s
     return f"{first.choices[0].message.content} / {text}"
 
 
+def clients(stack: contextlib.ExitStack) -> tuple[openai.OpenAI, anthropic.Anthropic]:
+    """Real clients when both API keys are set; otherwise clients of the loopback server."""
+    if os.environ.get("OPENAI_API_KEY") and os.environ.get("ANTHROPIC_API_KEY"):
+        return openai.OpenAI(), anthropic.Anthropic()
+    server = stack.enter_context(ProviderServer())
+    server.expect("/v1/chat/completions", ofx.chat("Hello from OpenAI"))
+    server.expect("/v1/messages", afx.streaming_text())
+    return openai.OpenAI(base_url=server.url + "/v1", api_key="demo"), anthropic.Anthropic(base_url=server.url, api_key="demo")
+
+
 def main() -> None:
     handle = configure(console=False)
-    with ProviderServer() as server:
-        server.expect("/v1/chat/completions", ofx.chat("Hello from OpenAI"))
-        server.expect("/v1/messages", afx.streaming_text())
-        oai = openai.OpenAI(base_url=server.url + "/v1", api_key="demo")
-        ant = anthropic.Anthropic(base_url=server.url, api_key="demo")
+    print(f"llmtel: store {handle.settings.store_url}")
+    with contextlib.ExitStack() as stack:
+        oai, ant = clients(stack)
         with llm_context(agent_id="demo-agent", run_id="run-1", tags=["demo"]):
             print("app got:", agent_step("Say hello", oai, ant))
-    handle.shutdown()
-    path = Path(".llmtel/jsonl/traces.jsonl")
-    rows = [json.loads(line) for line in path.read_text().splitlines()][-2:]
-    print(f"{'provider':10} {'model':28} {'in':>5} {'out':>5} {'cost $':>10}  agent / run")
-    for r in rows:
-        cost = f"{r['cost_usd']:.6f}" if r["cost_usd"] is not None else "-"
-        print(
-            f"{r['provider']:10} {r['response_model']:28} {r['input_tokens']:>5} {r['output_tokens']:>5} "
-            f"{cost:>10}  {r['agent_id']} / {r['run_id']}"
-        )
+    handle.shutdown()  # flushes spans and writes the provider traces
+    print("\n$ llmtel traces --limit 5")
+    llmtel_cli(["--url", handle.settings.store_url, "traces", "--limit", "5"])
+    print("\n$ llmtel usage --by model")
+    llmtel_cli(["--url", handle.settings.store_url, "usage", "--by", "model"])
 
 
 if __name__ == "__main__":
