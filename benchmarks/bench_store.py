@@ -31,8 +31,6 @@ from llmtel.exporters.clickhouse.location import connect, parse_location
 from llmtel.exporters.clickhouse.writer import ClickHouseWriter
 from llmtel.instrumentation.records import ProviderTrace
 
-
-
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "openai"
 
 
@@ -119,7 +117,9 @@ def main() -> None:
         " WHERE database = currentDatabase() AND table = 'llm_traces' AND name LIKE '%json'"
     ).result_rows
     for name, raw, packed in rows:
-        print(f"compression {name:<20} {raw / 1e6:9.1f} MB -> {packed / 1e6:7.1f} MB  ratio {raw / max(packed, 1):5.1f}x")
+        print(
+            f"compression {name:<20} {raw / 1e6:9.1f} MB -> {packed / 1e6:7.1f} MB  ratio {raw / max(packed, 1):5.1f}x"
+        )
     client.close()
 
     print("offer() on the request path (median of N calls, µs):")

@@ -44,7 +44,9 @@ def clients(stack: contextlib.ExitStack) -> tuple[openai.OpenAI, anthropic.Anthr
     server = stack.enter_context(ProviderServer())
     server.expect("/v1/chat/completions", ofx.chat("Hello from OpenAI"))
     server.expect("/v1/messages", afx.streaming_text())
-    return openai.OpenAI(base_url=server.url + "/v1", api_key="demo"), anthropic.Anthropic(base_url=server.url, api_key="demo")
+    return openai.OpenAI(base_url=server.url + "/v1", api_key="demo"), anthropic.Anthropic(
+        base_url=server.url, api_key="demo"
+    )
 
 
 def main() -> None:

@@ -27,7 +27,9 @@ def parse_since(text: str) -> datetime.datetime:
     """``15m``, ``2h``, ``7d`` ago, or an ISO timestamp (UTC unless it says otherwise)."""
     raw = text.strip()
     if raw[:-1].isdigit() and raw[-1:] in _UNITS:
-        return datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=int(raw[:-1]) * _UNITS[raw[-1]])
+        return datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(
+            seconds=int(raw[:-1]) * _UNITS[raw[-1]]
+        )
     try:
         stamp = datetime.datetime.fromisoformat(raw)
     except ValueError:
@@ -220,7 +222,9 @@ def cmd_db(args: argparse.Namespace, out: TextIO) -> int:
                     " WHERE database = {db:String} AND table = {t:String} AND active",
                     parameters={"db": location.database, "t": table},
                 ).result_rows[0]
-                out.write(f"  {table}: {int(rows or 0):,} rows, {int(size or 0):,} bytes on disk ({int(raw or 0):,} raw)\n")
+                out.write(
+                    f"  {table}: {int(rows or 0):,} rows, {int(size or 0):,} bytes on disk ({int(raw or 0):,} raw)\n"
+                )
         return 0
     finally:
         client.close()

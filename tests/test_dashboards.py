@@ -22,9 +22,7 @@ NOW = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 def interpolate(sql: str, database: str, variables: dict[str, str]) -> str:
     """What Grafana and the ClickHouse datasource plugin do to a panel's SQL before sending it."""
     start, end = int((NOW - datetime.timedelta(hours=6)).timestamp()), int(NOW.timestamp())
-    sql = re.sub(
-        r"\$__timeFilter\((\w+)\)", rf"\1 >= toDateTime({start}) AND \1 <= toDateTime({end})", sql
-    )
+    sql = re.sub(r"\$__timeFilter\((\w+)\)", rf"\1 >= toDateTime({start}) AND \1 <= toDateTime({end})", sql)
     sql = re.sub(r"\$__timeInterval\((\w+)\)", r"toStartOfInterval(toDateTime(\1), INTERVAL 60 second)", sql)
     for name, value in variables.items():
         quoted = "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

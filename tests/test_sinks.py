@@ -39,11 +39,11 @@ def test_jsonl_sink_writes_in_batches_and_flushes(tmp_path: Path) -> None:
     sink = JsonlSink(str(tmp_path), batch_max_rows=10, flush_interval=60)
     for n in range(25):
         assert sink.offer(record(n))
-    assert sink.offer_payload("ab" * 32, b'{"big":true}')
+    assert sink.offer_payload("ab" * 32, b'{"big":true}', "acme")
     assert sink.flush(timeout=10)
     assert [r["id"] for r in rows(tmp_path)] == [f"id-{n}" for n in range(25)]
     payload = json.loads((tmp_path / "payloads.jsonl").read_text())
-    assert payload == {"sha256": "ab" * 32, "data": '{"big":true}'}
+    assert payload == {"sha256": "ab" * 32, "org_id": "acme", "data": '{"big":true}'}
     sink.shutdown(timeout=5)
     assert not sink.offer(record(99))  # closed: refused and counted
 

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-
 from pathlib import Path
 
 import pytest
@@ -40,7 +39,9 @@ def run(args: list[str], env: dict[str, str], timeout: float = 120) -> subproces
 def cli_in_process(tmp_path: Path, *args: str) -> tuple[int, str]:
     """The CLI in a fresh process (this test process already hosts another chdb directory)."""
     code = "import sys; from llmtel.exporters.cli import main; sys.exit(main(sys.argv[1:]))"
-    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     return done.returncode, done.stdout + done.stderr
 
 
@@ -53,7 +54,9 @@ def count_runs(tmp_path: Path, store: str) -> dict[str, int]:
 
 
 def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, APP, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, APP, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     assert line.strip() in ("ready", "holding"), line + proc.stderr.read() if proc.stderr else ""
@@ -127,4 +130,3 @@ def test_cli_one_line_errors_in_process(url: str, capsys: pytest.CaptureFixture[
     assert cli(["--url", url, "traces"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("llmtel: ")
-

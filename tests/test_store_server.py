@@ -96,9 +96,7 @@ def test_outage_spools_then_replays_every_trace_once(
     assert tel.counter("llmtel.exporter.replayed") >= 30
 
 
-def test_a_lost_reply_does_not_duplicate(
-    writer: ClickHouseWriter, server_url: str, standin: ClickHouseStandIn
-) -> None:
+def test_a_lost_reply_does_not_duplicate(writer: ClickHouseWriter, server_url: str, standin: ClickHouseStandIn) -> None:
     writer.offer(full_trace())
     assert writer.flush(30)
     standin.faults.drop_after_insert = 1  # the rows are stored but the client sees a dropped connection

@@ -64,7 +64,9 @@ def parse_location(url: str) -> StoreLocation:
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     if scheme == "chdb":
         path = (parts.netloc + parts.path) or "./.llmtel/chdb"
-        return StoreLocation("chdb", _database(query.get("database", DEFAULT_DATABASE), url), path=os.path.abspath(path))
+        return StoreLocation(
+            "chdb", _database(query.get("database", DEFAULT_DATABASE), url), path=os.path.abspath(path)
+        )
     if scheme in ("http", "https"):
         secure = scheme == "https"
         if not parts.hostname:

@@ -31,7 +31,7 @@ def trace_row(trace: ProviderTrace) -> list[Any]:
 
 def trace_from_row(row: Sequence[Any]) -> ProviderTrace:
     """A ProviderTrace read back from an llm_traces row (times in UTC)."""
-    values = dict(zip(TRACE_COLUMNS, row))
+    values = dict(zip(TRACE_COLUMNS, row, strict=True))
     created = values["created_at"]
     values["created_at"] = created.replace(tzinfo=_UTC) if created.tzinfo is None else created
     values["org_id"] = values["org_id"] or None

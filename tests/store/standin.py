@@ -25,9 +25,23 @@ from urllib.parse import parse_qsl, urlsplit
 import chdb
 
 # URL parameters that are transport options, not settings for the engine.
-_TRANSPORT = {"query", "database", "query_id", "compress", "decompress", "wait_end_of_query", "session_id",
-              "session_timeout", "session_check", "enable_http_compression", "client_protocol_version",
-              "default_format", "send_progress_in_http_headers", "http_headers_progress_interval_ms", "role"}
+_TRANSPORT = {
+    "query",
+    "database",
+    "query_id",
+    "compress",
+    "decompress",
+    "wait_end_of_query",
+    "session_id",
+    "session_timeout",
+    "session_check",
+    "enable_http_compression",
+    "client_protocol_version",
+    "default_format",
+    "send_progress_in_http_headers",
+    "http_headers_progress_interval_ms",
+    "role",
+}
 _INSERT = re.compile(r"^\s*(INSERT\s+INTO\s+.+?)\s+FORMAT\s+(\w+)\s*", re.IGNORECASE | re.DOTALL)
 _FORMAT = re.compile(r"\bFORMAT\s+(\w+)\s*;?\s*$", re.IGNORECASE)
 _CODE = re.compile(r"Code: (\d+)")
