@@ -10,21 +10,13 @@ ANTHROPIC_API_KEY are both set, in which case they go to the real APIs.
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import anthropic
+import openai
+from providers import ProviderServer, afx, clients, ofx
 
-import anthropic  # noqa: E402
-import openai  # noqa: E402
-
-from llmtel.exporters.cli import main as llmtel_cli  # noqa: E402
-from llmtel.instrumentation import configure, llm_context, trace_method  # noqa: E402
-from tests.providers import ProviderServer  # noqa: E402
-from tests.providers import anthropic_fixtures as afx  # noqa: E402
-from tests.providers import openai_fixtures as ofx  # noqa: E402
+from llmtel.exporters.cli import main as llmtel_cli
+from llmtel.instrumentation import configure, llm_context, trace_method
 
 
 @trace_method
@@ -37,23 +29,16 @@ def agent_step(question: str, oai: openai.OpenAI, ant: anthropic.Anthropic) -> s
     return f"{first.choices[0].message.content} / {text}"
 
 
-def clients(stack: contextlib.ExitStack) -> tuple[openai.OpenAI, anthropic.Anthropic]:
-    """Real clients when both API keys are set; otherwise clients of the loopback server."""
-    if os.environ.get("OPENAI_API_KEY") and os.environ.get("ANTHROPIC_API_KEY"):
-        return openai.OpenAI(), anthropic.Anthropic()
-    server = stack.enter_context(ProviderServer())
+def replies(server: ProviderServer) -> None:
     server.expect("/v1/chat/completions", ofx.chat("Hello from OpenAI"))
     server.expect("/v1/messages", afx.streaming_text())
-    return openai.OpenAI(base_url=server.url + "/v1", api_key="demo"), anthropic.Anthropic(
-        base_url=server.url, api_key="demo"
-    )
 
 
 def main() -> None:
     handle = configure(console=False)
     print(f"llmtel: store {handle.settings.store_url}")
     with contextlib.ExitStack() as stack:
-        oai, ant = clients(stack)
+        oai, ant = clients(stack, replies)
         with llm_context(agent_id="demo-agent", run_id="run-1", tags=["demo"]):
             print("app got:", agent_step("Say hello", oai, ant))
     handle.shutdown()  # flushes spans and writes the provider traces

@@ -14,6 +14,7 @@ import pytest
 
 from llmtel.exporters.cli import main as cli
 
+from .store.cli import calls_by, run_cli
 from .store.standin import ClickHouseStandIn
 
 APP = str(Path(__file__).parent / "store" / "app.py")
@@ -36,23 +37,6 @@ def run(args: list[str], env: dict[str, str], timeout: float = 120) -> subproces
     return subprocess.run([sys.executable, APP, *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def cli_in_process(tmp_path: Path, *args: str) -> tuple[int, str]:
-    """The CLI in a fresh process (this test process already hosts another chdb directory)."""
-    code = "import sys; from llmtel.exporters.cli import main; sys.exit(main(sys.argv[1:]))"
-    done = subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120, cwd=tmp_path
-    )
-    return done.returncode, done.stdout + done.stderr
-
-
-def count_runs(tmp_path: Path, store: str) -> dict[str, int]:
-    code, out = cli_in_process(tmp_path, "--url", store, "usage", "--by", "run", "--json")
-    assert code == 0, out
-    import json
-
-    return {row["key"]: row["calls"] for row in map(json.loads, out.splitlines())}
-
-
 def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [sys.executable, APP, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -68,7 +52,7 @@ def test_sigterm_flushes_before_exit(tmp_path: Path) -> None:
     proc = start(["serve", "7"], app_env(store, tmp_path / "spool", LLMTEL_FLUSH_INTERVAL="30"))
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == -signal.SIGTERM  # still dies of SIGTERM, as the app would have
-    assert count_runs(tmp_path, store) == {"before-signal": 7}
+    assert calls_by(tmp_path, store) == {"before-signal": 7}
 
 
 def test_kill_9_loses_at_most_the_batch_in_flight(tmp_path: Path) -> None:
@@ -76,7 +60,7 @@ def test_kill_9_loses_at_most_the_batch_in_flight(tmp_path: Path) -> None:
     proc = start(["kill-mid-batch", "20", "300"], app_env(store, tmp_path / "spool"))
     proc.kill()
     proc.wait(30)
-    runs = count_runs(tmp_path, store)  # the store opens cleanly after the crash
+    runs = calls_by(tmp_path, store)  # the store opens cleanly after the crash
     assert runs["flushed"] == 20
     assert runs.get("in-flight", 0) in (0, 300)  # the batch being written is all there or not at all
 
@@ -86,7 +70,7 @@ def test_forked_child_writes_through_its_own_connection(tmp_path: Path, standin:
     result = run(["fork", "5"], app_env(store, tmp_path / "spool"))
     assert result.returncode == 0, result.stderr
     assert "child exit 0" in result.stdout
-    assert count_runs(tmp_path, store) == {"parent-before": 1, "child": 5, "parent-after": 1}
+    assert calls_by(tmp_path, store) == {"parent-before": 1, "child": 5, "parent-after": 1}
 
 
 def test_pre_fork_app_on_the_embedded_store(tmp_path: Path) -> None:
@@ -96,7 +80,7 @@ def test_pre_fork_app_on_the_embedded_store(tmp_path: Path) -> None:
     store = f"chdb://{tmp_path}/store"
     result = run(["fork", "5", "lazy"], app_env(store, tmp_path / "spool"))
     assert result.returncode == 0, result.stderr
-    assert count_runs(tmp_path, store) == {"child": 5, "parent-after": 1}
+    assert calls_by(tmp_path, store) == {"child": 5, "parent-after": 1}
 
 
 def test_locked_store_keeps_traces_safe_and_says_what_to_do(tmp_path: Path) -> None:
@@ -109,18 +93,18 @@ def test_locked_store_keeps_traces_safe_and_says_what_to_do(tmp_path: Path) -> N
         assert "in use by another process" in result.stderr and "llmtel db replay" in result.stderr
         assert "Traceback" not in result.stderr
         assert list((tmp_path / "spool").glob("*.batch"))
-        code, out = cli_in_process(tmp_path, "--url", store, "traces")
+        code, out = run_cli(tmp_path, "--url", store, "traces")
         assert code == 2 and out.count("\n") == 1 and "in use by another process" in out
     finally:
         holder.kill()
         holder.wait(30)
-    code, out = cli_in_process(tmp_path, "--url", store, "db", "replay", "--spool-dir", str(tmp_path / "spool"))
+    code, out = run_cli(tmp_path, "--url", store, "db", "replay", "--spool-dir", str(tmp_path / "spool"))
     assert code == 0 and "batches left" in out and out.startswith("replayed 4 rows")
-    assert count_runs(tmp_path, store) == {"while-locked": 4}
+    assert calls_by(tmp_path, store) == {"while-locked": 4}
 
 
 def test_cli_says_one_line_for_an_unreachable_server(tmp_path: Path) -> None:
-    code, out = cli_in_process(tmp_path, "--url", "http://u:hunter2@127.0.0.1:9/db", "traces")
+    code, out = run_cli(tmp_path, "--url", "http://u:hunter2@127.0.0.1:9/db", "traces")
     assert code == 2 and out.count("\n") == 1
     assert out.startswith("llmtel: cannot reach http://u@127.0.0.1:9/db") and "hunter2" not in out
 

@@ -1,0 +1,135 @@
+"""A small tool-using agent, traced end to end: a planning call that chooses a tool (Anthropic),
+the tool itself, an answer call (OpenAI) and a streamed summary (Anthropic ``messages.stream``),
+all under one ``llm_context`` run with a step per stage.
+
+    python examples/agent_loop.py
+
+It prints the span tree (what Jaeger or Tempo shows for the run) and the run's provider
+traces from the embedded store. Real APIs when OPENAI_API_KEY and ANTHROPIC_API_KEY are set,
+else the loopback server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import anthropic
+import openai
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from providers import ProviderServer, afx, clients, ofx
+
+from llmtel.exporters.cli import main as llmtel_cli
+from llmtel.instrumentation import configure, llm_context, log_event, trace_method
+
+TOOLS = [
+    {
+        "name": "get_weather",
+        "description": "Current weather for a city.",
+        "input_schema": {
+            "type": "object",
+            "properties": {"location": {"type": "string"}, "unit": {"type": "string", "enum": ["c", "f"]}},
+            "required": ["location"],
+        },
+    }
+]
+
+
+@trace_method
+def get_weather(location: str, unit: str = "c") -> dict[str, Any]:
+    """The tool: a traced function like any other in your agent."""
+    return {"location": location, "temperature": 18 if unit == "c" else 64, "unit": unit, "sky": "sunny"}
+
+
+@trace_method
+def run_agent(question: str, oai: openai.OpenAI, ant: anthropic.Anthropic) -> str:
+    with llm_context(step_id="plan", call_type="tool_choice"):
+        plan = ant.messages.create(
+            model="claude-haiku-4-5", max_tokens=256, tools=TOOLS, messages=[{"role": "user", "content": question}]
+        )
+    observations = []
+    for block in plan.content:
+        if block.type == "tool_use" and block.name == "get_weather":
+            with llm_context(step_id="tool", call_type="tool"):
+                result = get_weather(**block.input)
+                log_event("tool.result", {"tool": block.name, "result": result})
+            observations.append(result)
+    with llm_context(step_id="answer", call_type="answer"):
+        answer = oai.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[
+                {"role": "system", "content": f"Tool results: {observations}"},
+                {"role": "user", "content": question},
+            ],
+        )
+    text = answer.choices[0].message.content or ""
+    with (
+        llm_context(step_id="summary", call_type="summary"),
+        ant.messages.stream(
+            model="claude-haiku-4-5", max_tokens=128, messages=[{"role": "user", "content": f"Summarise: {text}"}]
+        ) as stream,
+    ):
+        summary = "".join(stream.text_stream)
+    return f"{text}\nsummary: {summary}"
+
+
+def replies(server: ProviderServer) -> None:
+    server.expect("/v1/messages", afx.tool_use(), afx.streaming_text())
+    server.expect("/v1/chat/completions", ofx.chat("It is 18°C and sunny in Paris."))
+
+
+class TreePrinter(SpanExporter):
+    """Keeps finished spans so the run's tree can be printed as a trace viewer shows it."""
+
+    def __init__(self) -> None:
+        self.spans: list[ReadableSpan] = []
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.spans.extend(spans)
+        return SpanExportResult.SUCCESS
+
+    def print_tree(self) -> None:
+        children: dict[int | None, list[ReadableSpan]] = {}
+        for span in sorted(self.spans, key=lambda s: s.start_time or 0):
+            children.setdefault(span.parent.span_id if span.parent else None, []).append(span)
+
+        def show(span: ReadableSpan, depth: int) -> None:
+            attrs = span.attributes or {}
+            ms = ((span.end_time or 0) - (span.start_time or 0)) / 1e6
+            step = attrs.get("llmtel.step_id", "")
+            tokens = attrs.get("gen_ai.usage.output_tokens")
+            extra = f" step={step}" if step else ""
+            extra += f" out_tokens={tokens}" if tokens is not None else ""
+            print(f"{'  ' * depth}{span.name}  {ms:.1f} ms{extra}")
+            for child in children.get(span.context.span_id if span.context else None, []):
+                show(child, depth + 1)
+
+        for root in children.get(None, []):
+            show(root, 0)
+
+
+def main() -> None:
+    tree = TreePrinter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(tree))
+    trace.set_tracer_provider(provider)
+    handle = configure()  # adds llmtel to the provider set above
+    run_id = f"run-{uuid.uuid4().hex[:8]}"
+    with contextlib.ExitStack() as stack:
+        oai, ant = clients(stack, replies)
+        with llm_context(agent_id="weather-agent", run_id=run_id, tags=["example"]):
+            print(run_agent("What's the weather in Paris?", oai, ant))
+    handle.shutdown()
+    provider.shutdown()
+    print("\nspan tree:")
+    tree.print_tree()
+    print(f"\n$ llmtel traces --run {run_id}")
+    llmtel_cli(["--url", handle.settings.store_url, "traces", "--run", run_id])
+
+
+if __name__ == "__main__":
+    main()
