@@ -16,7 +16,9 @@ INSTRUMENTATION = Path(semconv.__file__).parent
 def test_every_emitted_name_is_documented() -> None:
     text = (DOCS / "semantic-conventions.md").read_text()
     names = [v for k, v in vars(semconv).items() if k.isupper() and isinstance(v, str)]
-    missing = [n for n in names if n.rstrip(".") not in text and n not in ("parameter.", "_ref", "llmtel://llm_payloads/")]
+    missing = [
+        n for n in names if n.rstrip(".") not in text and n not in ("parameter.", "_ref", "llmtel://llm_payloads/")
+    ]
     assert not missing
     emitted = set()
     for source in INSTRUMENTATION.glob("*.py"):
