@@ -5,8 +5,9 @@ all under one ``llm_context`` run with a step per stage.
     python examples/agent_loop.py
 
 It prints the span tree (what Jaeger or Tempo shows for the run) and the run's provider
-traces from the embedded store. Real APIs when OPENAI_API_KEY and ANTHROPIC_API_KEY are set,
-else the loopback server.
+traces from the embedded store; with OTEL_EXPORTER_OTLP_ENDPOINT set it also exports the
+spans over OTLP (docs/agent_loop_phoenix.png is this run in Arize Phoenix). Real APIs when
+OPENAI_API_KEY and ANTHROPIC_API_KEY are set, else the loopback server.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from typing import Any
 import anthropic
 import openai
 from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
 from providers import ProviderServer, afx, clients, ofx
 
 from llmtel.exporters.cli import main as llmtel_cli
+from llmtel.exporters.otlp import span_exporters
 from llmtel.instrumentation import configure, llm_context, log_event, trace_method
 
 TOOLS = [
@@ -39,13 +42,13 @@ TOOLS = [
 ]
 
 
-@trace_method
+@trace_method(record_return=True)
 def get_weather(location: str, unit: str = "c") -> dict[str, Any]:
     """The tool: a traced function like any other in your agent."""
     return {"location": location, "temperature": 18 if unit == "c" else 64, "unit": unit, "sky": "sunny"}
 
 
-@trace_method
+@trace_method(exclude=["oai", "ant"], record_return=True)  # clients are not worth a span attribute
 def run_agent(question: str, oai: openai.OpenAI, ant: anthropic.Anthropic) -> str:
     with llm_context(step_id="plan", call_type="tool_choice"):
         plan = ant.messages.create(
@@ -114,8 +117,10 @@ class TreePrinter(SpanExporter):
 
 def main() -> None:
     tree = TreePrinter()
-    provider = TracerProvider()
+    provider = TracerProvider(resource=Resource.create({"service.name": "weather-agent"}))
     provider.add_span_processor(SimpleSpanProcessor(tree))
+    for exporter in span_exporters():  # OTLP too, when OTEL_EXPORTER_OTLP_ENDPOINT is set
+        provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     handle = configure()  # adds llmtel to the provider set above
     run_id = f"run-{uuid.uuid4().hex[:8]}"
