@@ -5,12 +5,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from opentelemetry.util.types import AttributeValue
 
 from .sidechannel import LLMCall
+from .usage import Usage
 
 
 def get(obj: Any, key: str, default: Any = None) -> Any:
@@ -20,6 +21,13 @@ def get(obj: Any, key: str, default: Any = None) -> Any:
     if type(obj) is dict or isinstance(obj, Mapping):
         return obj.get(key, default)
     return getattr(obj, key, default)
+
+
+def read_ids_and_usage(call: LLMCall, data: Any, usage: Callable[[Any], Usage | None]) -> None:
+    """The fields every provider's response shares: id, model and usage (kept if absent)."""
+    call.response_id = get(data, "id") or call.response_id
+    call.response_model = get(data, "model") or call.response_model
+    call.usage = usage(get(data, "usage")) or call.usage
 
 
 class Accumulator(Protocol):

@@ -62,6 +62,18 @@ def _utc(value: datetime.datetime) -> datetime.datetime:
     return value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)
 
 
+def _time_range(
+    conditions: list[str], params: dict[str, Any], since: datetime.datetime | None, until: datetime.datetime | None
+) -> None:
+    """Add ``since <= created_at < until`` (either end optional) as bound parameters."""
+    if since is not None:
+        conditions.append("created_at >= {since:DateTime64(6, 'UTC')}")
+        params["since"] = _utc(since)
+    if until is not None:
+        conditions.append("created_at < {until:DateTime64(6, 'UTC')}")
+        params["until"] = _utc(until)
+
+
 class TraceReader:
     """Reads the store at ``url`` (a DSN, as for LLMTEL_CLICKHOUSE_URL)."""
 
@@ -137,12 +149,7 @@ class TraceReader:
         if model is not None:
             conditions.append("response_model = {model:String} OR request_model = {model:String}")
             params["model"] = model
-        if since is not None:
-            conditions.append("created_at >= {since:DateTime64(6, 'UTC')}")
-            params["since"] = _utc(since)
-        if until is not None:
-            conditions.append("created_at < {until:DateTime64(6, 'UTC')}")
-            params["until"] = _utc(until)
+        _time_range(conditions, params, since, until)
         if errors_only:
             conditions.append("is_error")
         if cursor:
@@ -175,12 +182,7 @@ class TraceReader:
             raise ValueError(f"usage by {by!r}: choose one of {', '.join(GROUPINGS)}")
         conditions: list[str] = []
         params: dict[str, Any] = {}
-        if since is not None:
-            conditions.append("created_at >= {since:DateTime64(6, 'UTC')}")
-            params["since"] = _utc(since)
-        if until is not None:
-            conditions.append("created_at < {until:DateTime64(6, 'UTC')}")
-            params["until"] = _utc(until)
+        _time_range(conditions, params, since, until)
         sql = (
             f"SELECT {GROUPINGS[by]} AS key, count(), countIf(is_error), sum(ifNull(input_tokens, 0)),"
             " sum(ifNull(output_tokens, 0)), sum(ifNull(cache_read_input_tokens, 0)),"

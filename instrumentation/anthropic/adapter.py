@@ -9,7 +9,7 @@ from typing import Any, Final
 from opentelemetry.util.types import AttributeValue
 
 from .. import semconv
-from ..adapters import Accumulator, get
+from ..adapters import Accumulator, get, read_ids_and_usage
 from ..messages import anthropic_block, anthropic_message, anthropic_parts
 from ..sidechannel import LLMCall
 from ..usage import anthropic_usage
@@ -62,9 +62,7 @@ class AnthropicAdapter:
     def read_response(self, call: LLMCall, data: Any) -> None:
         if data is None:
             return
-        call.response_id = get(data, "id") or call.response_id
-        call.response_model = get(data, "model") or call.response_model
-        call.usage = anthropic_usage(get(data, "usage")) or call.usage
+        read_ids_and_usage(call, data, anthropic_usage)
         reason = get(data, "stop_reason")
         if reason:
             call.finish_reasons = [str(reason)]

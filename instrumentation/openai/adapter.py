@@ -9,7 +9,7 @@ from typing import Any, Final
 from opentelemetry.util.types import AttributeValue
 
 from .. import semconv
-from ..adapters import Accumulator, get
+from ..adapters import Accumulator, get, read_ids_and_usage
 from ..messages import openai_chat_message, openai_response_items
 from ..sidechannel import LLMCall
 from ..usage import openai_usage
@@ -97,9 +97,7 @@ class OpenAIAdapter:
     def read_response(self, call: LLMCall, data: Any) -> None:
         if data is None:
             return
-        call.response_id = get(data, "id") or call.response_id
-        call.response_model = get(data, "model") or call.response_model
-        call.usage = openai_usage(get(data, "usage")) or call.usage
+        read_ids_and_usage(call, data, openai_usage)
         if _is_responses(data):
             incomplete = get(get(data, "incomplete_details"), "reason")
             status = get(data, "status")
