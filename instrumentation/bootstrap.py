@@ -82,6 +82,19 @@ class Handle:
                 _handle = None
 
 
+def writable_dir(path: str, variable: str) -> str:
+    """Create ``path`` if needed and make sure we can write there, or say which setting is wrong."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, f".llmtel-write-test-{os.getpid()}")
+        with open(probe, "wb"):
+            pass
+        os.unlink(probe)
+    except OSError as exc:
+        raise ConfigError(f"{variable}={path!r} is not a writable directory: {exc.strerror or exc}") from None
+    return path
+
+
 def open_store(settings: Settings) -> TraceSink | None:
     """The sink ``settings.store_url`` names; ClickHouse ones come from ``llmtel.exporters``."""
     url = settings.store_url
@@ -92,7 +105,7 @@ def open_store(settings: Settings) -> TraceSink | None:
         return InMemorySink()
     if scheme == "jsonl":
         return JsonlSink(
-            url.split("://", 1)[1] or "./.llmtel/jsonl",
+            writable_dir(url.split("://", 1)[1] or "./.llmtel/jsonl", "LLMTEL_CLICKHOUSE_URL"),
             max_queue_bytes=settings.queue_max_bytes,
             batch_max_rows=settings.batch_max_rows,
             batch_max_bytes=settings.batch_max_bytes,
@@ -109,7 +122,10 @@ def open_store(settings: Settings) -> TraceSink | None:
     from llmtel.exporters.clickhouse.location import parse_location
     from llmtel.exporters.clickhouse.writer import ClickHouseWriter
 
-    parse_location(url)  # a malformed URL is a ConfigError here, not a failure on the worker thread
+    location = parse_location(url)  # a malformed URL is a ConfigError here, not on the worker thread
+    if location.kind == "chdb":
+        writable_dir(location.path, "LLMTEL_CLICKHOUSE_URL")
+    writable_dir(settings.spool_dir, "LLMTEL_SPOOL_DIR")
     return ClickHouseWriter.from_settings(settings)
 
 

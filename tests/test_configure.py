@@ -103,3 +103,19 @@ def test_bad_config_fails_at_configure_not_later(tmp_path: Path) -> None:
     result = run_app(tmp_path, APP, LLMTEL_QUEUE_MAX_BYTES="-5")
     assert result.returncode != 0
     assert "ConfigError: LLMTEL_QUEUE_MAX_BYTES=-5 is below the minimum" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "store"),
+    [("LLMTEL_SPOOL_DIR", "chdb://./store"), ("LLMTEL_CLICKHOUSE_URL", "chdb://./blocker/store")],
+)
+def test_unwritable_paths_fail_at_configure(tmp_path: Path, variable: str, store: str) -> None:
+    (tmp_path / "blocker").write_text("a file, not a directory")
+    env = {"LLMTEL_CLICKHOUSE_URL": store, "LLMTEL_SPOOL_DIR": "./spool"}
+    if variable == "LLMTEL_SPOOL_DIR":
+        env["LLMTEL_SPOOL_DIR"] = "./blocker/spool"
+    result = run_app(tmp_path, APP, **env)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"llmtel.instrumentation.config.ConfigError: {variable}=")
+    assert last.endswith("is not a writable directory: Not a directory")

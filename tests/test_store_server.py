@@ -125,3 +125,22 @@ def test_only_past_the_spool_budget_is_anything_dropped(
     finally:
         standin.faults.down = False
         writer.shutdown(10)
+
+
+def test_unwritable_spool_is_counted_and_logged_once(
+    server_url: str, standin: ClickHouseStandIn, tmp_path: Path, tel: Telemetry, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the spool directory should be")
+    writer = ClickHouseWriter(parse_location(server_url), spool_dir=str(blocker / "spool"), flush_interval=0.05)
+    try:
+        standin.faults.down = True
+        before = tel.counter("llmtel.exporter.dropped", reason="spool_error")
+        for _ in range(3):
+            assert writer.offer(full_trace())  # the app's side never notices
+            assert writer.flush(30)
+        assert tel.counter("llmtel.exporter.dropped", reason="spool_error") - before == 3
+        assert sum("cannot write to the spool" in r.getMessage() for r in caplog.records) == 1
+    finally:
+        standin.faults.down = False
+        writer.shutdown(10)

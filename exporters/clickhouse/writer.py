@@ -200,9 +200,16 @@ class ClickHouseWriter(BatchWorker):
         for kind, token, rows in parts:
             try:
                 kept = self.spool.put(kind, token, rows)
-            except OSError as exc:
-                report_error("clickhouse.spool", exc)
-                kept = False
+            except OSError as exc:  # unwritable or full disk: counted and logged once a minute
+                dropped.add(len(rows), {**self._attrs, "reason": "spool_error"})
+                self._log.warn(
+                    "spool_error",
+                    "llmtel: cannot write to the spool %s (%s); provider traces and payloads are being dropped "
+                    "and counted in llmtel.exporter.dropped",
+                    self.spool.directory,
+                    exc,
+                )
+                continue
             if kept:
                 spooled.add(len(rows), self._attrs)
                 continue
