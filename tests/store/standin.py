@@ -67,10 +67,15 @@ class Faults:
 def _decode(body: bytes, encoding: str | None) -> bytes:
     if not encoding or not body:
         return body
-    if encoding == "lz4":
+    if encoding == "lz4":  # clickhouse-connect sends one LZ4 frame per block, back to back
         import lz4.frame
 
-        return bytes(lz4.frame.decompress(body))
+        out = []
+        while body:
+            frame = lz4.frame.LZ4FrameDecompressor()
+            out.append(frame.decompress(body))
+            body = frame.unused_data
+        return b"".join(out)
     if encoding == "zstd":
         from backports import zstd  # clickhouse-connect's own dependency on this Python
 

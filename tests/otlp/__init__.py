@@ -1,0 +1,1 @@
+"""A loopback OTLP receiver and the app that exports to it."""
