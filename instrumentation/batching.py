@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
 import time
 import weakref
@@ -90,6 +91,7 @@ class BatchWorker:
         """In a forked child: own queue and thread; the parent's queued items stay the parent's."""
         self._reset()
         self.after_fork()
+        _flush_at_multiprocessing_exit()
 
     def after_fork(self) -> None:
         """Subclasses drop connections inherited from the parent here."""
@@ -240,3 +242,25 @@ def _flush_all_at_exit() -> None:
 
 
 worker_shutdown_timeout = 10.0
+_mp_hooked_pid = 0
+
+
+class _AfterForkToken:
+    """multiprocessing keeps after-fork callbacks by weak reference to an object: this one."""
+
+
+_after_fork_token = _AfterForkToken()
+
+
+def _flush_at_multiprocessing_exit() -> None:
+    """multiprocessing's forked workers leave with ``os._exit``, skipping atexit; its own exit
+    finalizers do run. A Process clears the finalizers it inherited and then runs its after-fork
+    callbacks, so register one that adds our flush (once per child process)."""
+    global _mp_hooked_pid
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is None or _mp_hooked_pid == os.getpid():
+        return
+    _mp_hooked_pid = os.getpid()
+    mp_util.register_after_fork(
+        _after_fork_token, lambda _: mp_util.Finalize(None, _flush_all_at_exit, exitpriority=100)
+    )

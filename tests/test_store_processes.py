@@ -4,16 +4,21 @@ own embedded ClickHouse directory."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from llmtel.exporters.cli import main as cli
 
+from .providers import ProviderServer
+from .providers import openai_fixtures as ofx
 from .store.cli import calls_by, run_cli
 from .store.standin import ClickHouseStandIn
 
@@ -114,3 +119,59 @@ def test_cli_one_line_errors_in_process(url: str, capsys: pytest.CaptureFixture[
     assert cli(["--url", url, "traces"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("llmtel: ")
+
+
+def test_multiprocessing_fork_pool_children_write_their_traces(tmp_path: Path, standin: ClickHouseStandIn) -> None:
+    store = standin.url("mp_pool")
+    result = run(["mp", "12"], app_env(store, tmp_path / "spool"))
+    assert result.returncode == 0, result.stderr
+    assert calls_by(tmp_path, store) == {"parent": 1, "pool-child": 12}
+
+
+def test_killed_while_the_store_was_down_the_next_start_replays(tmp_path: Path, standin: ClickHouseStandIn) -> None:
+    store = standin.url("kill_restart")
+    standin.faults.down = True
+    try:
+        proc = start(["serve", "7"], app_env(store, tmp_path / "spool"))
+        deadline = time.monotonic() + 30
+        while not list((tmp_path / "spool").glob("*.batch")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        proc.kill()
+        proc.wait(30)
+    finally:
+        standin.faults.down = False
+    assert list((tmp_path / "spool").glob("*.batch"))
+    result = run(["emit", "1"], app_env(store, tmp_path / "spool", RUN_ID="after-restart"))
+    assert result.returncode == 0, result.stderr
+    assert calls_by(tmp_path, store) == {"before-signal": 7, "after-restart": 1}
+    assert not list((tmp_path / "spool").glob("*"))
+
+
+@pytest.mark.slow
+def test_store_down_for_a_minute_under_load(
+    tmp_path: Path, standin: ClickHouseStandIn, provider_server: ProviderServer
+) -> None:
+    """20 threads of real OpenAI calls for 75 s; the store is down for the first 60 s."""
+    store = standin.url("outage_load")
+    provider_server.reset()
+    provider_server.keep_requests = False
+    provider_server.always("/v1/chat/completions", ofx.chat("ok"))
+    standin.faults.down = True
+    back = threading.Timer(60, lambda: setattr(standin.faults, "down", False))
+    back.start()
+    try:
+        env = app_env(store, tmp_path / "spool", LLMTEL_QUEUE_MAX_BYTES=str(8 << 20), PROVIDER_URL=provider_server.url)
+        result = run(["load", "75", "20"], env, timeout=300)
+    finally:
+        back.cancel()
+        standin.faults.down = False
+        provider_server.keep_requests = True
+        provider_server.reset()
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["exceptions"] == 0 and summary["calls"] > 1000
+    assert summary["rss_growth_mb"] < 8 + 56  # the 8 MiB queue plus the interpreter's own churn
+    assert calls_by(tmp_path, store) == {"load": summary["calls"]}  # every call, exactly once
+    assert not list((tmp_path / "spool").glob("*.batch"))
+    (tmp_path / "outage_summary.json").write_text(json.dumps(summary))
+    print("outage under load:", summary)

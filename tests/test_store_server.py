@@ -144,3 +144,50 @@ def test_unwritable_spool_is_counted_and_logged_once(
     finally:
         standin.faults.down = False
         writer.shutdown(10)
+
+
+@pytest.mark.parametrize("fault", ["slow", "partial response", "5xx then reset"])
+def test_faulty_server_retries_without_duplicates(
+    fault: str, writer: ClickHouseWriter, server_url: str, standin: ClickHouseStandIn
+) -> None:
+    writer.offer(full_trace())
+    assert writer.flush(30)
+    if fault == "slow":
+        standin.faults.delay_s = 0.5
+    elif fault == "partial response":
+        standin.faults.partial_next = 1
+    else:
+        standin.faults.fail_next = 1
+        standin.faults.drop_after_insert = 1
+    traces = [full_trace() for _ in range(5)]
+    for trace in traces:
+        assert writer.offer(trace)
+    assert writer.flush(60)
+    standin.faults.delay_s = 0
+    wait_for(lambda: not writer.spool.pending())
+    ids = stored_ids(server_url)
+    assert all(ids.count(t.id) == 1 for t in traces)
+
+
+def test_hung_server_never_slows_offer_and_shutdown_keeps_its_deadline(
+    server_url: str, standin: ClickHouseStandIn, tmp_path: Path
+) -> None:
+    writer = ClickHouseWriter(parse_location(server_url), spool_dir=str(tmp_path / "spool"), flush_interval=0.05)
+    writer.offer(full_trace())
+    assert writer.flush(30)
+    standin.faults.delay_s = 30  # accepts, never answers in time
+    try:
+        timings = []
+        for _ in range(2000):
+            trace = full_trace()
+            start = time.perf_counter()
+            assert writer.offer(trace)
+            timings.append(time.perf_counter() - start)
+        timings.sort()
+        assert timings[int(len(timings) * 0.99)] < 0.005  # the request path never waits on the store
+        start = time.perf_counter()
+        writer.shutdown(timeout=2)
+        assert time.perf_counter() - start < 4
+        assert writer.spool.pending()  # what could not be written in time is on disk, not lost
+    finally:
+        standin.faults.delay_s = 0

@@ -15,7 +15,6 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,20 +115,38 @@ class Spool:
         except FileNotFoundError:
             pass
 
-    def claim(self) -> Iterator[SpooledBatch]:
-        """Yield pending batches oldest first, each claimed by this process until
-        :meth:`done` or :meth:`unclaim`. Unreadable files are moved aside as ``.bad``."""
+    def claim_group(self, max_rows: int, max_bytes: int) -> list[SpooledBatch]:
+        """Claim the oldest pending batches of one kind, up to ``max_rows`` rows and ``max_bytes``
+        on disk (at least one batch), so a long outage's many small batches replay as few inserts.
+        Each stays claimed by this process until :meth:`done` or :meth:`unclaim`. Unreadable
+        files are moved aside as ``.bad`` and reported."""
+        group: list[SpooledBatch] = []
+        rows = size = 0
         for path in self.pending():
+            kind = path[: -len(_SUFFIX)].rsplit("-", 1)[-1]
+            try:
+                file_size = os.path.getsize(path)
+            except FileNotFoundError:
+                continue
+            if group and (kind != group[0].kind or size + file_size > max_bytes):
+                break
             claimed = f"{path}.{os.getpid()}.claimed"
             try:
                 os.replace(path, claimed)
             except FileNotFoundError:
                 continue  # another process took it
             try:
-                yield self._load(claimed)
+                batch = self._load(claimed)
             except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError) as exc:
                 os.replace(claimed, f"{path}.bad")  # kept for a human; never retried
                 report_error("spool.load", exc)
+                continue
+            group.append(batch)
+            rows += len(batch.rows)
+            size += file_size
+            if rows >= max_rows:
+                break
+        return group
 
     @staticmethod
     def _load(path: str) -> SpooledBatch:

@@ -63,7 +63,7 @@ class ClickHouseWriter(BatchWorker):
         ttl_days: int = 0,
         attempts: int = 3,
         retry_initial_s: float = 0.2,
-        retry_max_s: float = 30.0,
+        retry_max_s: float = 10.0,
         **worker_options: Any,
     ) -> None:
         super().__init__("llmtel-clickhouse", **worker_options)
@@ -151,7 +151,10 @@ class ClickHouseWriter(BatchWorker):
         """Insert each part, retrying; what cannot be inserted is spooled. True if all went in."""
         failures = 0
         while parts:
-            if time.monotonic() < self._down_until or (self.stopping and failures):
+            # While the store is known down, batches go straight to the spool until the backoff
+            # passes; at shutdown it is tried once more, so a store that came back gets the data.
+            down = time.monotonic() < self._down_until and not self.stopping
+            if down or (self.stopping and failures):
                 self._spool(parts)
                 return False
             try:
@@ -174,25 +177,34 @@ class ClickHouseWriter(BatchWorker):
             self._came_back()
         return True
 
-    def replay(self, strict: bool = False) -> int:
-        """Insert spooled batches oldest-first until one fails; returns the rows stored.
-        ``strict`` re-raises that failure (for the CLI) instead of backing off."""
+    def replay(self, strict: bool = False, budget_s: float | None = 1.0) -> int:
+        """Insert spooled batches oldest-first, several per insert, until one fails or
+        ``budget_s`` has passed (live traffic waits meanwhile); returns the rows stored.
+        ``strict`` re-raises a failure (for the CLI) instead of backing off. If the process
+        exits mid-replay, the claimed files are released by the next process that scans the
+        spool, and their deduplication token keeps the replay exactly-once."""
         stored = 0
-        for batch in self.spool.claim():
-            if self.stopping and not strict:
-                self.spool.unclaim(batch)
+        started = time.monotonic()
+        while budget_s is None or time.monotonic() - started < budget_s:
+            group = self.spool.claim_group(self.batch_max_rows, self.batch_max_bytes)
+            if not group:
                 break
+            kind = group[0].kind
+            rows = [row for batch in group for row in batch.rows]
+            token = group[0].token if len(group) == 1 else batch_token(kind, (b.token for b in group))
             try:
-                self._insert((batch.kind, batch.token, batch.rows))
+                self._insert((kind, token, rows))
             except Exception as exc:
-                self.spool.unclaim(batch)
+                for batch in group:
+                    self.spool.unclaim(batch)
                 if strict:
                     raise
                 self._went_down(exc)
                 break
-            self.spool.done(batch)
-            stored += len(batch.rows)
-            replayed.add(len(batch.rows), {**self._attrs, "table": _TABLES[batch.kind]})
+            for batch in group:
+                self.spool.done(batch)
+            stored += len(rows)
+            replayed.add(len(rows), {**self._attrs, "table": _TABLES[kind]})
             self._came_back()
         return stored
 
@@ -278,7 +290,7 @@ def replay_spool(location: StoreLocation, spool_dir: str, ttl_days: int = 0) -> 
     """Write every spooled batch now (``llmtel db replay``); returns (rows stored, batches left)."""
     writer = ClickHouseWriter(location, spool_dir=spool_dir, ttl_days=ttl_days)
     try:
-        stored = writer.replay(strict=True)
+        stored = writer.replay(strict=True, budget_s=None)
     finally:
         writer.close()
     return stored, len(writer.spool.pending())

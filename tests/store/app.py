@@ -1,7 +1,7 @@
 """A small instrumented app run as a separate process by the store tests (fork, SIGTERM,
 kill -9, a store locked by another process). Configured entirely from the environment.
 
-usage: app.py emit N | serve N | kill-mid-batch N M | fork N [lazy] | hold
+usage: app.py emit N | serve N | kill-mid-batch N M | fork N [lazy] | mp N | load SECONDS THREADS | hold
 """
 
 from __future__ import annotations
@@ -32,6 +32,64 @@ def emit(count: int, run_id: str) -> None:
                 sidechannel.hand_over(span.get_span_context().span_id, call)
 
 
+def pool_work(i: int) -> int:
+    emit(1, "pool-child")
+    return os.getpid()
+
+
+def load(seconds: float, threads: int) -> dict[str, float]:
+    """Real OpenAI calls (loopback provider at PROVIDER_URL) from many threads for ``seconds``."""
+    import json
+    import resource
+    import threading
+
+    import openai
+
+    client = openai.OpenAI(base_url=os.environ["PROVIDER_URL"] + "/v1", api_key="sk-load", max_retries=0)
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        start = time.perf_counter()
+        try:
+            client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+        except Exception as exc:
+            with lock:
+                errors.append(repr(exc))
+        with lock:
+            latencies.append(time.perf_counter() - start)
+
+    with llm_context(run_id="load"):
+        for _ in range(50):
+            call()  # warm up before taking the baseline
+        baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        deadline = time.monotonic() + seconds
+
+        def worker() -> None:
+            with llm_context(run_id="load"):  # a new thread starts with an empty context
+                while time.monotonic() < deadline:
+                    call()
+
+        pool = [threading.Thread(target=worker) for _ in range(threads)]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+    latencies.sort()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    summary = {
+        "calls": len(latencies),
+        "exceptions": len(errors),
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+        "rss_baseline_mb": baseline,
+        "rss_growth_mb": peak - baseline,
+    }
+    print(json.dumps(summary), flush=True)
+    return summary
+
+
 def main() -> None:
     mode = sys.argv[1]
     if mode == "hold":  # keep the embedded store open, as a running app would
@@ -43,7 +101,7 @@ def main() -> None:
         time.sleep(float(os.environ.get("HOLD_SECONDS", "60")))
         return
     handle = configure()
-    count = int(sys.argv[2])
+    count = int(float(sys.argv[2]))
     if mode == "emit":
         emit(count, os.environ.get("RUN_ID", "run"))
         handle.shutdown()
@@ -71,6 +129,20 @@ def main() -> None:
         _, status = os.waitpid(pid, 0)
         emit(1, "parent-after")
         print("child exit", os.waitstatus_to_exitcode(status), flush=True)
+        handle.shutdown()
+    elif mode == "mp":  # a multiprocessing pool with the fork start method
+        import multiprocessing
+
+        emit(1, "parent")
+        assert handle.sink is not None and handle.sink.flush(30)
+        pool = multiprocessing.get_context("fork").Pool(3)
+        pids = set(pool.map(pool_work, range(count)))
+        pool.close()
+        pool.join()  # workers exit through multiprocessing's finalizers, not atexit
+        print("children", len(pids), flush=True)
+        handle.shutdown()
+    elif mode == "load":
+        load(float(sys.argv[2]), int(sys.argv[3]))
         handle.shutdown()
 
 

@@ -6,7 +6,8 @@ the part of ClickHouse's HTTP interface clickhouse-connect uses (query in the UR
 ``param_*`` bindings, settings as URL parameters, Native inserts with Content-Encoding,
 ``X-ClickHouse-*`` headers, errors as status 500 with an exception code) and executes every
 statement on the real ClickHouse engine embedded by chdb. It injects faults: answer 503,
-refuse service for a while, or store an insert and then drop the connection (a lost reply).
+refuse service for a while, answer slowly, answer half a response, or store an insert and then
+drop the connection (a lost reply).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -61,6 +63,8 @@ class Faults:
     fail_next: int = 0  # answer this many requests with 503
     down: bool = False  # answer every request with 503
     drop_after_insert: int = 0  # store this many inserts, then cut the connection without a reply
+    delay_s: float = 0.0  # a slow server: wait this long before answering
+    partial_next: int = 0  # answer this many requests with half a response, then cut the connection
     statements: list[Seen] = field(default_factory=list)
 
 
@@ -123,6 +127,19 @@ class _Handler(BaseHTTPRequestHandler):
         params = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
         with standin.lock:
             faults = standin.faults
+            delay = faults.delay_s
+            partial = faults.partial_next > 0
+            faults.partial_next = max(0, faults.partial_next - 1)
+        if delay:
+            time.sleep(delay)
+        if partial:
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"\x01\x02partial")
+            self.close_connection = True
+            return
+        with standin.lock:
             if faults.down or faults.fail_next > 0:
                 faults.fail_next = max(0, faults.fail_next - 1)
                 self._reply(503, b"Code: 210. DB::NetException: stand-in outage (NETWORK_ERROR)\n")
