@@ -85,6 +85,7 @@ class BatchWorker:
         self._stopping = False
         self._closed = False
         self._thread: threading.Thread | None = None
+        self._in_flight: list[Any] = []
         self._pid = os.getpid()
 
     def _after_fork(self) -> None:
@@ -164,9 +165,11 @@ class BatchWorker:
             if not batch:
                 self._guarded("idle", self.idle)
                 continue
+            self._in_flight = batch
             if not self._guarded("write_batch", self.write_batch, batch):
                 dropped.add(len(batch), {**self._attrs, "reason": "write_error"})
             with self._cond:
+                self._in_flight = []
                 self._done += len(batch)
                 self._cond.notify_all()
 
@@ -220,12 +223,15 @@ class BatchWorker:
             left = [item for item, _ in self._items]
             self._items.clear()
             self._bytes = 0
+            if thread is not None and thread.is_alive():  # stuck writing past the deadline
+                left = self._in_flight + left
         if left:
             self.rescue(left)
         self.close()
 
     def rescue(self, items: list[Any]) -> None:
-        """Items still queued when the shutdown deadline passed; subclasses may keep them safe."""
+        """Items not written when the shutdown deadline passed (still queued, or in a write that
+        has not returned); subclasses may keep them safe."""
         dropped.add(len(items), {**self._attrs, "reason": "shutdown_timeout"})
 
     def close(self) -> None:

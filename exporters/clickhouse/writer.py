@@ -110,7 +110,9 @@ class ClickHouseWriter(BatchWorker):
             self.replay()
 
     def rescue(self, items: list[Any]) -> None:
-        """Past the shutdown deadline: what is still queued goes to the spool, not away."""
+        """Past the shutdown deadline: what is not written goes to the spool, not away. A batch
+        whose insert is still hanging is spooled too, with the same deduplication token, so if
+        that insert does land after all, the replay is not stored twice."""
         self._spool(self._parts(items))
 
     @staticmethod
