@@ -3,6 +3,7 @@
 One run, one command:
 
     python benchmarks/bench_providers.py [--rounds 5] [--calls 300]
+    python benchmarks/bench_providers.py --span-bytes   # largest exported span for a 5 MB prompt
 
 The parent process serves the OpenAI and Anthropic wire formats on loopback (the same
 server the tests use); each (variant, round) runs in a fresh child process so that only
@@ -35,6 +36,8 @@ PEERS = VARIANTS[2:]
 MODES = ("sync", "async", "stream", "astream")
 PROVIDERS = ("openai", "anthropic")
 EXPORTED: list[str] = []  # span names the child exported: proves a variant really traced
+SPAN_BYTES: list[int] = []  # OTLP-encoded size of each exported span, in --span-bytes runs
+BIG_PROMPT = "lorem ipsum dolor sit amet " * ((5 << 20) // 27)
 MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hello in five words."}]
 
 
@@ -69,6 +72,12 @@ def setup_variant(variant: str, provider: str) -> bool:
     class Discard(SpanExporter):
         def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
             EXPORTED.extend(s.name for s in spans)
+            if os.environ.get("BENCH_SPAN_BYTES"):
+                from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+                for resource_spans in encode_spans(spans).resource_spans:
+                    for scope_spans in resource_spans.scope_spans:
+                        SPAN_BYTES.extend(span.ByteSize() for span in scope_spans.spans)
             return SpanExportResult.SUCCESS
 
     tracer_provider = TracerProvider()
@@ -158,11 +167,34 @@ def calls(provider: str, url: str) -> dict[str, Callable[[], Any]]:
     return {"sync": sync, "async": async_, "stream": stream, "astream": astream}
 
 
+def big_prompt_call(provider: str, url: str) -> None:
+    """One call whose user message is 5 MB, as an agent with a long context makes."""
+    messages = [{"role": "user", "content": BIG_PROMPT}]
+    if provider == "openai":
+        import openai
+
+        openai.OpenAI(base_url=url + "/v1", api_key="sk-bench").chat.completions.create(
+            model="gpt-4o-mini", messages=messages
+        )
+    else:
+        import anthropic
+
+        anthropic.Anthropic(base_url=url, api_key="sk-bench").messages.create(
+            model="claude-haiku-4-5", max_tokens=64, messages=messages
+        )
+
+
 def child(variant: str, provider: str, url: str, n: int) -> None:
     if not setup_variant(variant, provider):
         print(json.dumps(None))
         return
     from opentelemetry import trace
+
+    if os.environ.get("BENCH_SPAN_BYTES"):
+        big_prompt_call(provider, url)
+        trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
+        print(json.dumps({"largest_span_bytes": max(SPAN_BYTES, default=0), "spans": len(SPAN_BYTES)}))
+        os._exit(0)
 
     fns = calls(provider, url)
     loop = asyncio.new_event_loop()
@@ -196,6 +228,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--child", nargs=3, metavar=("VARIANT", "PROVIDER", "URL"))
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--span-bytes", action="store_true", help="only measure spans for a 5 MB prompt")
     args = parser.parse_args()
     if args.child:
         child(*args.child, args.calls)
@@ -206,9 +239,14 @@ def main() -> None:
         **os.environ,
         "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true",
         "TRACELOOP_TRACE_CONTENT": "true",
+        "ANTHROPIC_OPEN_TELEMETRY": "false",  # the SDK's own spans would make "none" no baseline
         "LLMTEL_CLICKHOUSE_URL": os.environ.get("LLMTEL_CLICKHOUSE_URL", f"chdb://{store}/chdb"),
         "LLMTEL_SPOOL_DIR": f"{store}/spool",
     }
+    if args.span_bytes:
+        span_bytes(server.url, {**env, "BENCH_SPAN_BYTES": "1"}, store)
+        server.close()
+        return
     samples: dict[tuple[str, str, str, str], list[float]] = {}
     spans: dict[tuple[str, str], int] = {}
     for round_no in range(args.rounds):
@@ -238,6 +276,29 @@ def main() -> None:
     for (provider, variant), count in sorted(spans.items()):
         print(f"spans exported: {provider:9} {variant:15} {count}", file=sys.stderr)
     report(samples, args.json)
+
+
+def span_bytes(url: str, env: dict[str, str], cwd: str) -> None:
+    """The largest OTLP-encoded span each variant exports for one call with a 5 MB prompt
+    (content capture on): what a collector's 4 MiB gRPC limit sees."""
+    print(f"{'provider':9} {'variant':15} {'largest span':>14} {'spans':>6}")
+    for provider in PROVIDERS:
+        for variant in VARIANTS[1:]:
+            proc = subprocess.run(
+                [sys.executable, __file__, "--child", variant, provider, url],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=cwd,
+                timeout=600,
+            )
+            lines = [line for line in proc.stdout.splitlines() if line.startswith(("{", "null"))]
+            if proc.returncode != 0 or not lines:
+                print(f"{variant}/{provider} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+                continue
+            result = json.loads(lines[-1])
+            if result is not None:
+                print(f"{provider:9} {variant:15} {result['largest_span_bytes']:>14,} {result['spans']:>6}")
 
 
 def report(samples: dict[tuple[str, str, str, str], list[float]], json_path: str | None) -> None:

@@ -1,0 +1,43 @@
+"""Every benchmark, one command, each in its own process (they set global OTel providers):
+
+    python benchmarks/run_all.py [--rounds 3] [--calls 300] [--rows 50000]
+
+1. bench_trace_method.py  -- @trace_method against a hand-written span
+2. bench_providers.py     -- added CPU per LLM call vs uninstrumented and the peer
+                             instrumentations (ratios), and the largest exported span for a 5 MB prompt
+3. bench_store.py         -- writer rows/s into embedded ClickHouse, compression, offer() cost
+
+docs/performance.md holds one run's figures. Memory during a store outage is measured by
+tests/test_store_processes.py::test_store_down_for_a_minute_under_load (docs/reliability.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", default="3")
+    parser.add_argument("--calls", default="300")
+    parser.add_argument("--rows", default="50000")
+    args = parser.parse_args()
+    runs = [
+        ["bench_trace_method.py"],
+        ["bench_providers.py", "--rounds", args.rounds, "--calls", args.calls],
+        ["bench_store.py", "--rows", args.rows],
+    ]
+    failed = 0
+    for script, *options in runs:
+        print(f"\n=== {script} {' '.join(options)}", flush=True)
+        failed |= subprocess.run([sys.executable, str(HERE / script), *options]).returncode
+    return failed
+
+
+if __name__ == "__main__":
+    sys.exit(main())
