@@ -198,9 +198,37 @@ def test_smaller_configured_budgets_hold(tel: Telemetry) -> None:
     assert_within_budget(tel, span, 512, 2048)
 
 
+class RaisesInRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr for you")
+
+
+def cyclic(items: list[Any]) -> list[Any]:
+    items.append(items)
+    return items
+
+
+def deep(value: Any, depth: int) -> Any:
+    for _ in range(depth):
+        value = {"d": [value]}
+    return value
+
+
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.binary(),
-    lambda children: st.lists(children, max_size=8) | st.dictionaries(st.text(max_size=20), children, max_size=8),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text()
+    | st.binary()
+    | st.builds(RaisesInRepr)
+    | st.text(alphabet=st.characters(codec="utf-8", categories=["Cs", "Co", "Cn", "Zl", "Zp", "Mn"])),
+    lambda children: (
+        st.lists(children, max_size=8)
+        | st.dictionaries(st.text(max_size=20), children, max_size=8)
+        | st.builds(cyclic, st.lists(children, max_size=3))
+        | st.builds(deep, children, st.integers(min_value=50, max_value=400))
+    ),
     max_leaves=60,
 )
 
@@ -211,10 +239,11 @@ def test_any_value_stays_within_budget_and_previews_parse(tel: Telemetry, value:
     tel.exporter.clear()
 
     @trace_method
-    def target(value: Any, padding: str) -> None:
+    def target(value: Any, padding: str) -> Any:
         log_event("e", {"value": value})
+        return value
 
-    target(value, "p" * size)
+    assert target(value, "p" * size) is value  # the app gets exactly what it would without llmtel
     span = tel.spans()[-1]
     assert_within_budget(tel, span)
     for key, text in list(span.attributes.items()) + list(span.events[0].attributes.items()):
