@@ -86,6 +86,7 @@ class BatchWorker:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._in_flight: list[Any] = []
+        self.shutdown_deadline: float | None = None  # monotonic; set when shutdown begins
         self._pid = os.getpid()
 
     def _after_fork(self) -> None:
@@ -210,6 +211,7 @@ class BatchWorker:
         if os.getpid() != self._pid:
             self._after_fork()
         deadline = None if timeout is None else time.monotonic() + timeout
+        self.shutdown_deadline = deadline
         with self._cond:
             if self._closed:
                 return

@@ -160,7 +160,13 @@ def test_store_down_for_a_minute_under_load(
     back = threading.Timer(60, lambda: setattr(standin.faults, "down", False))
     back.start()
     try:
-        env = app_env(store, tmp_path / "spool", LLMTEL_QUEUE_MAX_BYTES=str(8 << 20), PROVIDER_URL=provider_server.url)
+        env = app_env(
+            store,
+            tmp_path / "spool",
+            LLMTEL_QUEUE_MAX_BYTES=str(8 << 20),
+            LLMTEL_SHUTDOWN_TIMEOUT="120",  # time to finish replaying the outage before exit
+            PROVIDER_URL=provider_server.url,
+        )
         result = run(["load", "75", "20"], env, timeout=300)
     finally:
         back.cancel()

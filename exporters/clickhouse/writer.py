@@ -103,11 +103,18 @@ class ClickHouseWriter(BatchWorker):
     # -- worker thread ------------------------------------------------------------------
     def write_batch(self, batch: list[Any]) -> None:
         if self._send(self._parts(batch)):
-            self.replay()
+            self.replay(budget_s=self._replay_budget())
 
     def idle(self) -> None:
         if time.monotonic() >= self._down_until and self.spool.pending():
-            self.replay()
+            self.replay(budget_s=self._replay_budget())
+
+    def _replay_budget(self) -> float | None:
+        """A second per turn while live traffic flows; at shutdown, what is left of its deadline."""
+        if not self.stopping:
+            return 1.0
+        deadline = self.shutdown_deadline
+        return None if deadline is None else max(0.0, deadline - time.monotonic() - 0.5)
 
     def rescue(self, items: list[Any]) -> None:
         """Past the shutdown deadline: what is not written goes to the spool, not away. A batch
