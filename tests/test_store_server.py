@@ -9,13 +9,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
 
 from llmtel.exporters.clickhouse.location import parse_location
 from llmtel.exporters.clickhouse.reader import TraceReader
 from llmtel.exporters.clickhouse.writer import ClickHouseWriter
+from llmtel.instrumentation import Settings, runtime
 
 from .conftest import Telemetry
+from .providers import ProviderServer
+from .providers import openai_fixtures as ofx
 from .store.records import full_trace
 from .store.standin import ClickHouseStandIn
 
@@ -192,3 +196,36 @@ def test_hung_server_never_slows_offer_and_shutdown_keeps_its_deadline(
         assert spooled_rows == 2000  # queued and hanging alike are on disk, not lost
     finally:
         standin.faults.delay_s = 0
+
+
+def test_hung_store_leaves_the_instrumented_call_latency_alone(
+    server_url: str, standin: ClickHouseStandIn, tmp_path: Path, server: ProviderServer, tel: Telemetry
+) -> None:
+    """p99 of real instrumented OpenAI calls, store healthy vs store hung: the same within noise."""
+    writer = ClickHouseWriter(parse_location(server_url), spool_dir=str(tmp_path / "spool"), flush_interval=0.05)
+    runtime.install(runtime.Runtime(Settings(), payload_sink=writer, trace_sink=writer))
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test", max_retries=0)
+    server.keep_requests = False
+    server.always("/v1/chat/completions", ofx.chat("ok"))
+
+    def p99() -> float:
+        timings = []
+        for _ in range(400):
+            start = time.perf_counter()
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+            timings.append(time.perf_counter() - start)
+        return sorted(timings)[int(len(timings) * 0.99)]
+
+    try:
+        p99()  # warm up
+        healthy = p99()
+        assert writer.flush(30)
+        standin.faults.delay_s = 30
+        hung = p99()
+        assert hung < healthy * 2 + 0.002, (healthy, hung)
+        start = time.perf_counter()
+        writer.shutdown(timeout=2)
+        assert time.perf_counter() - start < 4
+    finally:
+        standin.faults.delay_s = 0
+        server.keep_requests = True
