@@ -252,19 +252,7 @@ def main() -> None:
     for round_no in range(args.rounds):
         for provider in PROVIDERS:
             for variant in VARIANTS:
-                proc = subprocess.run(
-                    [sys.executable, __file__, "--calls", str(args.calls), "--child", variant, provider, server.url],
-                    capture_output=True,
-                    text=True,
-                    env=env,
-                    cwd=store,
-                    timeout=1800,
-                )
-                lines = [line for line in proc.stdout.splitlines() if line.startswith(("{", "null"))]
-                if proc.returncode != 0 or not lines:
-                    print(f"{variant}/{provider} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
-                    continue
-                result = json.loads(lines[-1])
+                result = run_child(variant, provider, server.url, env, store, ["--calls", str(args.calls)])
                 if result is None:
                     continue
                 spans[(provider, variant)] = spans.get((provider, variant), 0) + result.pop("spans")
@@ -278,25 +266,34 @@ def main() -> None:
     report(samples, args.json)
 
 
+def run_child(
+    variant: str, provider: str, url: str, env: dict[str, str], cwd: str, options: list[str]
+) -> dict[str, Any] | None:
+    """One child process for (variant, provider); its JSON result, or None (no such
+    instrumentation, or it failed: then its stderr is shown)."""
+    proc = subprocess.run(
+        [sys.executable, __file__, *options, "--child", variant, provider, url],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=1800,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(("{", "null"))]
+    if proc.returncode != 0 or not lines:
+        print(f"{variant}/{provider} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+        return None
+    result: dict[str, Any] | None = json.loads(lines[-1])
+    return result
+
+
 def span_bytes(url: str, env: dict[str, str], cwd: str) -> None:
     """The largest OTLP-encoded span each variant exports for one call with a 5 MB prompt
     (content capture on): what a collector's 4 MiB gRPC limit sees."""
     print(f"{'provider':9} {'variant':15} {'largest span':>14} {'spans':>6}")
     for provider in PROVIDERS:
         for variant in VARIANTS[1:]:
-            proc = subprocess.run(
-                [sys.executable, __file__, "--child", variant, provider, url],
-                capture_output=True,
-                text=True,
-                env=env,
-                cwd=cwd,
-                timeout=600,
-            )
-            lines = [line for line in proc.stdout.splitlines() if line.startswith(("{", "null"))]
-            if proc.returncode != 0 or not lines:
-                print(f"{variant}/{provider} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
-                continue
-            result = json.loads(lines[-1])
+            result = run_child(variant, provider, url, env, cwd, [])
             if result is not None:
                 print(f"{provider:9} {variant:15} {result['largest_span_bytes']:>14,} {result['spans']:>6}")
 
