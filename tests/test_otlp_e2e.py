@@ -98,12 +98,8 @@ def test_five_megabyte_prompts_arrive_within_budget_and_stay_retrievable(
     location = parse_location(store)
     client = connect(location)
     try:
-        shas = [str(ref).rsplit("/", 1)[1] for ref in refs]
-        stored_refs = client.query(
-            "SELECT count(DISTINCT sha256) FROM llm_payloads WHERE sha256 IN {shas:Array(String)} AND size > 5000000",
-            parameters={"shas": shas},
-        ).result_rows[0][0]
-        assert stored_refs == CALLS  # every span's full value is in the store
+        big = client.query("SELECT DISTINCT CAST(sha256, 'String') FROM llm_payloads WHERE size > 5000000").result_rows
+        assert {row[0] for row in big} == {str(ref).rsplit("/", 1)[1] for ref in refs}  # every full value stored
         leaked = client.query(
             "SELECT (SELECT count() FROM llm_traces WHERE position(concat(request_json, response_json,"
             " request_params_json, ifNull(error_message, '')), {s:String}) > 0)"
