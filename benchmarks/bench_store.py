@@ -5,8 +5,8 @@ as the payload grows (it must not grow with it).
     python benchmarks/bench_store.py [--rows 50000]
 
 Throughput is measured twice: with the default batch size (LLMTEL_BATCH_MAX_BYTES=16 MiB,
-about 1,500 such rows per insert) and with 96 MiB batches; each insert has a fixed cost in
-ClickHouse (a new part per insert), so bigger batches go faster at the price of memory.
+about 1,500 such rows per insert) and with 96 MiB batches (capped by LLMTEL_BATCH_MAX_ROWS,
+5,000 rows); each insert has a fixed cost in ClickHouse (a new part per insert).
 
 Payloads are built from the recorded OpenAI exchanges in tests/fixtures/openai (real
 request and response JSON), varied per row so compression is not flattered by copies.

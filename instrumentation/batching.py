@@ -1,4 +1,4 @@
-"""A byte-bounded queue drained by one background thread in batches.
+"""A byte-bounded queue drained in batches by background threads (one unless a sink asks for more).
 
 The base of every sink that does I/O: ``enqueue`` is the only thing the request path
 calls, and it never blocks on I/O and never raises. Subclasses implement
@@ -47,7 +47,8 @@ _meter.create_observable_gauge(
 
 class BatchWorker:
     """Queue bounded by ``max_queue_bytes``; batches of at most ``batch_max_rows`` items or
-    ``batch_max_bytes`` bytes, written at least every ``flush_interval`` seconds."""
+    ``batch_max_bytes`` bytes, written at least every ``flush_interval`` seconds by ``threads``
+    threads (more than one lets a sink prepare a batch while another is in a GIL-free write)."""
 
     def __init__(
         self,
@@ -57,8 +58,10 @@ class BatchWorker:
         batch_max_rows: int = 5000,
         batch_max_bytes: int = 16 << 20,
         flush_interval: float = 1.0,
+        threads: int = 1,
     ) -> None:
         self.name = name
+        self.threads = threads
         self.max_queue_bytes = max_queue_bytes
         self.batch_max_rows = batch_max_rows
         self.batch_max_bytes = batch_max_bytes
@@ -80,12 +83,13 @@ class BatchWorker:
         self._items: deque[tuple[Any, int]] = deque()
         self._bytes = 0
         self._accepted = 0
-        self._done = 0
+        self._taken = 0
         self._flush_wanted = False
         self._stopping = False
         self._closed = False
-        self._thread: threading.Thread | None = None
-        self._in_flight: list[Any] = []
+        self._started = False
+        self._pool: list[threading.Thread] = []
+        self._in_flight: dict[int, tuple[int, list[Any]]] = {}  # thread id -> (first item's index, batch)
         self.shutdown_deadline: float | None = None  # monotonic; set when shutdown begins
         self._pid = os.getpid()
 
@@ -120,7 +124,7 @@ class BatchWorker:
                 self._accepted += 1
                 if len(self._items) >= self.batch_max_rows or self._bytes >= self.batch_max_bytes:
                     self._cond.notify()
-                if self._thread is None:
+                if not self._started:
                     self._start()
                 reason = ""
         if reason:
@@ -130,8 +134,15 @@ class BatchWorker:
         return True
 
     def _start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self._thread.start()
+        self._started = True
+        for n in range(self.threads):
+            thread = threading.Thread(target=self._run, args=(n == 0,), name=f"{self.name}-{n}", daemon=True)
+            self._pool.append(thread)
+            thread.start()
+
+    def _written_through(self) -> int:
+        """Every item accepted before this index is written (or given up on)."""
+        return min((start for start, _ in self._in_flight.values()), default=self._taken)
 
     def _take_batch(self) -> list[Any]:
         batch: list[Any] = []
@@ -146,7 +157,9 @@ class BatchWorker:
         self._bytes -= size
         return batch
 
-    def _run(self) -> None:
+    def _run(self, idles: bool) -> None:
+        """One writer thread; only the first runs the ``idle`` hook, so idle work never races."""
+        me = threading.get_ident()
         while True:
             with self._cond:
                 deadline = time.monotonic() + self.flush_interval
@@ -158,20 +171,22 @@ class BatchWorker:
                         break
                     self._cond.wait(remaining)
                 batch = self._take_batch()
-                if not batch:
+                if batch:
+                    self._in_flight[me] = (self._taken, batch)
+                    self._taken += len(batch)
+                else:
                     self._flush_wanted = False
                     self._cond.notify_all()
                     if self._stopping:
                         return
             if not batch:
-                self._guarded("idle", self.idle)
+                if idles:
+                    self._guarded("idle", self.idle)
                 continue
-            self._in_flight = batch
             if not self._guarded("write_batch", self.write_batch, batch):
                 dropped.add(len(batch), {**self._attrs, "reason": "write_error"})
             with self._cond:
-                self._in_flight = []
-                self._done += len(batch)
+                del self._in_flight[me]
                 self._cond.notify_all()
 
     def _guarded(self, what: str, fn: Any, *args: Any) -> bool:
@@ -195,11 +210,11 @@ class BatchWorker:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             target = self._accepted
-            if self._thread is None or self._done >= target:
+            if not self._started or self._written_through() >= target:
                 return True
             self._flush_wanted = True
             self._cond.notify_all()
-            while self._done < target:
+            while self._written_through() < target:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
@@ -218,15 +233,15 @@ class BatchWorker:
             self._closed = True
             self._stopping = True
             self._cond.notify_all()
-            thread = self._thread
-        if thread is not None:
+            pool = list(self._pool)
+        for thread in pool:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         with self._cond:
             left = [item for item, _ in self._items]
             self._items.clear()
             self._bytes = 0
-            if thread is not None and thread.is_alive():  # stuck writing past the deadline
-                left = self._in_flight + left
+            stuck = [batch for _, batch in sorted(self._in_flight.values(), key=lambda flight: flight[0])]
+            left = [item for batch in stuck for item in batch] + left  # writes still hanging at the deadline
         if left:
             self.rescue(left)
         self.close()

@@ -102,3 +102,47 @@ def test_forked_child_gets_its_own_queue(tmp_path: Path) -> None:
     sink.flush(timeout=10)
     assert sorted(r["id"] for r in rows(tmp_path)) == ["id-1", "id-2"]
     sink.shutdown(timeout=5)
+
+
+class GatedWorker(BatchWorker):
+    """Two writer threads; the batch holding item 0 waits for ``release``, others write at once."""
+
+    def __init__(self) -> None:
+        super().__init__("llmtel-gated-test", batch_max_rows=1, flush_interval=0.01, threads=2)
+        self.release = threading.Event()
+        self.written: list[Any] = []
+        self.rescued: list[Any] = []
+
+    def write_batch(self, batch: list[Any]) -> None:
+        if 0 in batch:
+            self.release.wait(10)
+        self.written.extend(batch)
+
+    def rescue(self, items: list[Any]) -> None:
+        self.rescued.extend(items)
+
+
+def test_flush_with_two_threads_waits_for_an_earlier_batch_still_writing() -> None:
+    worker = GatedWorker()
+    worker.enqueue(0, 10)
+    worker.enqueue(1, 10)
+    deadline = time.monotonic() + 5
+    while 1 not in worker.written and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert worker.written == [1]  # the second thread wrote item 1 while item 0 is held
+    assert not worker.flush(timeout=0.2)  # item 0 is not written yet, so flush cannot say done
+    worker.release.set()
+    assert worker.flush(timeout=5)
+    assert sorted(worker.written) == [0, 1]
+    worker.shutdown(timeout=5)
+    assert worker.rescued == []
+
+
+def test_shutdown_hands_every_hanging_batch_to_rescue() -> None:
+    worker = GatedWorker()
+    for n in (0, 1, 2):
+        worker.enqueue(n, 10)
+    assert not worker.flush(timeout=0.2)
+    worker.shutdown(timeout=0.2)
+    assert worker.rescued == [0]  # 1 and 2 were written by the other thread; 0 hangs
+    worker.release.set()

@@ -106,7 +106,8 @@ def test_migrations_are_versioned_and_idempotent(store_url: str) -> None:
         assert schema.migrate(client, layout) == []
         assert list(schema.applied_versions(client, layout)) == [1]
         ddl = client.command(f"SHOW CREATE TABLE {location.database}.{schema.TRACES}")
-        assert "toIntervalDay(30)" in ddl and "CODEC(ZSTD(3))" in ddl and "LowCardinality(String)" in ddl
+        assert "toIntervalDay(30)" in ddl and "CODEC(ZSTD(1))" in ddl and "LowCardinality(String)" in ddl
+        assert "min_bytes_for_wide_part = 268435456" in ddl
         assert "bloom_filter" in ddl and "DateTime64(6, \\'UTC\\')" in ddl
         schema.migrate(client, schema.Layout(location.database, ttl_days=0))  # TTL follows the setting
         assert "TTL" not in client.command(f"SHOW CREATE TABLE {location.database}.{schema.TRACES}")

@@ -31,6 +31,9 @@ _COLUMNS = {"traces": TRACE_COLUMNS, "payloads": PAYLOAD_COLUMNS}
 _TABLES = {"traces": schema.TRACES, "payloads": schema.PAYLOADS}
 # A server acknowledges an async insert only once it is written, so a retry is never blind.
 SERVER_INSERT_SETTINGS = {"async_insert": 1, "wait_for_async_insert": 1, "async_insert_deduplicate": 1}
+# Rows in one batch never share an id, so ReplacingMergeTree's merge of each new block is
+# pure cost (a copy of every 10 KB payload); duplicates across batches fold in merges and FINAL.
+INSERT_SETTINGS = {"optimize_on_insert": 0}
 _inherited: list[Any] = []  # clients a forked child got from its parent: never used, never closed
 
 
@@ -66,16 +69,24 @@ class ClickHouseWriter(BatchWorker):
         retry_max_s: float = 10.0,
         **worker_options: Any,
     ) -> None:
-        super().__init__("llmtel-clickhouse", **worker_options)
+        # Two threads: while one waits on an insert (chdb and the HTTP client release the
+        # GIL), the other turns the next batch into rows and ClickHouse's Native format.
+        super().__init__("llmtel-clickhouse", **{"threads": 2, **worker_options})
         self.location = location
         self.layout = schema.Layout(location.database, ttl_days)
         self.spool = Spool(spool_dir, spool_max_bytes)
         self.attempts = attempts
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
-        self.insert_settings: dict[str, Any] = dict(SERVER_INSERT_SETTINGS) if location.kind == "http" else {}
+        self.insert_settings: dict[str, Any] = {
+            **INSERT_SETTINGS,
+            **(SERVER_INSERT_SETTINGS if location.kind == "http" else {}),
+        }
         self._log = _Throttled()
         self._client: Any = None
+        self._column_types: dict[str, list[str]] = {}
+        self._connecting = threading.Lock()
+        self._replaying = threading.Lock()
         self._backoff = retry_initial_s
         self._down_until = 0.0
         self._down = False
@@ -137,15 +148,19 @@ class ClickHouseWriter(BatchWorker):
         return parts
 
     def _connection(self) -> Any:
-        if self._client is None:
-            client = connect(self.location, database=False)
-            try:
-                schema.migrate(client, self.layout)
-            except Exception:
-                client.close()
-                raise
-            self._client = client
-        return self._client
+        with self._connecting:  # the writer threads share one client
+            if self._client is None:
+                client = connect(self.location, database=False)
+                try:
+                    schema.migrate(client, self.layout)
+                    # Typed once per connection: otherwise clickhouse-connect asks the store for the
+                    # table's columns before every insert, which costs as much as a small insert.
+                    self._column_types = {kind: _types_of(client, self.location.database, kind) for kind in _TABLES}
+                except Exception:
+                    client.close()
+                    raise
+                self._client = client
+            return self._client
 
     def _insert(self, part: Part) -> None:
         kind, token, rows = part
@@ -153,6 +168,7 @@ class ClickHouseWriter(BatchWorker):
             f"{schema.quote(self.location.database)}.{schema.quote(_TABLES[kind])}",
             rows,
             column_names=list(_COLUMNS[kind]),
+            column_type_names=self._column_types[kind],
             settings={"insert_deduplication_token": token, **self.insert_settings},
         )
 
@@ -192,6 +208,14 @@ class ClickHouseWriter(BatchWorker):
         ``strict`` re-raises a failure (for the CLI) instead of backing off. If the process
         exits mid-replay, the claimed files are released by the next process that scans the
         spool, and their deduplication token keeps the replay exactly-once."""
+        if not self._replaying.acquire(blocking=False):
+            return 0  # the other writer thread is replaying
+        try:
+            return self._replay(strict, budget_s)
+        finally:
+            self._replaying.release()
+
+    def _replay(self, strict: bool, budget_s: float | None) -> int:
         stored = 0
         started = time.monotonic()
         while budget_s is None or time.monotonic() - started < budget_s:
@@ -285,6 +309,8 @@ class ClickHouseWriter(BatchWorker):
             _inherited.append(self._client)  # the parent's connection; closing it here could hurt the parent
         self._client = None
         self._down_until = 0.0
+        self._connecting = threading.Lock()  # a lock held by a parent's thread would never be released here
+        self._replaying = threading.Lock()
 
     def close(self) -> None:
         if self._client is not None:
@@ -293,6 +319,13 @@ class ClickHouseWriter(BatchWorker):
             except Exception as exc:
                 report_error("clickhouse.close", exc)
             self._client = None
+
+
+def _types_of(client: Any, database: str, kind: str) -> list[str]:
+    """The store's type of each column ``kind`` inserts, in insert order."""
+    described = client.query(f"DESCRIBE TABLE {schema.quote(database)}.{schema.quote(_TABLES[kind])}")
+    types = {row[0]: row[1] for row in described.result_rows}
+    return [types[name] for name in _COLUMNS[kind]]
 
 
 def replay_spool(location: StoreLocation, spool_dir: str, ttl_days: int = 0) -> tuple[int, int]:
