@@ -4,6 +4,11 @@ One run, one command:
 
     python benchmarks/bench_providers.py [--rounds 5] [--calls 300]
     python benchmarks/bench_providers.py --span-bytes   # largest exported span for a 5 MB prompt
+    python benchmarks/bench_providers.py --instructions [--provider openai] [--mode sync]
+
+``--instructions`` counts CPU instructions on the calling thread under valgrind's callgrind
+(two runs per variant and mode, 100 calls apart; the difference is one call's cost): exact
+and repeatable where this machine's timings move by a third between runs.
 
 The parent process serves the OpenAI and Anthropic wire formats on loopback (the same
 server the tests use); each (variant, round) runs in a fresh child process so that only
@@ -184,7 +189,7 @@ def big_prompt_call(provider: str, url: str) -> None:
         )
 
 
-def child(variant: str, provider: str, url: str, n: int) -> None:
+def child(variant: str, provider: str, url: str, n: int, modes: Sequence[str], warmup: int) -> None:
     if not setup_variant(variant, provider):
         print(json.dumps(None))
         return
@@ -199,10 +204,10 @@ def child(variant: str, provider: str, url: str, n: int) -> None:
     fns = calls(provider, url)
     loop = asyncio.new_event_loop()
     out: dict[str, Any] = {}
-    for mode in MODES:
+    for mode in modes:
         fn = fns[mode]
         run = (lambda f=fn: loop.run_until_complete(f())) if mode.startswith("a") else fn
-        for _ in range(max(20, n // 5)):  # warm up connections and caches
+        for _ in range(warmup):  # warm up connections and caches
             run()
         wall, cpu = [], []
         for _ in range(n):
@@ -229,15 +234,19 @@ def main() -> None:
     parser.add_argument("--child", nargs=3, metavar=("VARIANT", "PROVIDER", "URL"))
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--span-bytes", action="store_true", help="only measure spans for a 5 MB prompt")
+    parser.add_argument("--instructions", action="store_true", help="count instructions per call (callgrind)")
+    parser.add_argument("--provider", choices=PROVIDERS, action="append", help="only these providers")
+    parser.add_argument("--mode", choices=MODES, action="append", help="only these modes")
+    parser.add_argument("--warmup", type=int, help="calls before measuring (default: calls / 5, at least 20)")
     args = parser.parse_args()
     if args.child:
-        child(*args.child, args.calls)
+        child(*args.child, args.calls, args.mode or MODES, args.warmup or max(20, args.calls // 5))
         return
     server = serve()
     store = tempfile.mkdtemp(prefix="llmtel-bench-")
     env = {
         **os.environ,
-        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true",
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "SPAN_ONLY",  # the spec's value; v2 ignores "true"
         "TRACELOOP_TRACE_CONTENT": "true",
         "ANTHROPIC_OPEN_TELEMETRY": "false",  # the SDK's own spans would make "none" no baseline
         "LLMTEL_CLICKHOUSE_URL": os.environ.get("LLMTEL_CLICKHOUSE_URL", f"chdb://{store}/chdb"),
@@ -245,6 +254,10 @@ def main() -> None:
     }
     if args.span_bytes:
         span_bytes(server.url, {**env, "BENCH_SPAN_BYTES": "1"}, store)
+        server.close()
+        return
+    if args.instructions:
+        instructions(server.url, env, store, args.provider or PROVIDERS, args.mode or MODES)
         server.close()
         return
     samples: dict[tuple[str, str, str, str], list[float]] = {}
@@ -285,6 +298,36 @@ def run_child(
         return None
     result: dict[str, Any] | None = json.loads(lines[-1])
     return result
+
+
+def thread_instructions(variant: str, provider: str, mode: str, url: str, env: dict[str, str], cwd: str, n: int) -> int:
+    """Instructions the calling thread ran for 20 warm-up calls and ``n`` measured ones."""
+    out = Path(tempfile.mkdtemp(prefix="llmtel-cg-"))
+    command = ["valgrind", "--tool=callgrind", "--separate-threads=yes", f"--callgrind-out-file={out}/cg.%p"]
+    options = ["--calls", str(n), "--warmup", "20", "--mode", mode, "--child", variant, provider, url]
+    subprocess.run([*command, sys.executable, __file__, *options], capture_output=True, env=env, cwd=cwd, check=True)
+    (main_thread,) = out.glob("cg.*-01")
+    for line in main_thread.read_text().splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    raise RuntimeError(f"no instruction total in {main_thread}")
+
+
+def instructions(url: str, env: dict[str, str], cwd: str, providers: Sequence[str], modes: Sequence[str]) -> None:
+    """Instructions per call on the calling thread, added over the uninstrumented SDK."""
+    print(f"{'provider':9} {'mode':8} {'variant':15} {'instr/call':>11} {'added':>10} {'vs best peer':>12}")
+    for provider in providers:
+        for mode in modes:
+            per_call: dict[str, float] = {}
+            for variant in VARIANTS:
+                if variant != "otel-openai-v2" or provider == "openai":  # v2 instruments OpenAI only
+                    counts = [thread_instructions(variant, provider, mode, url, env, cwd, n) for n in (20, 120)]
+                    per_call[variant] = (counts[1] - counts[0]) / 100
+            added = {v: c - per_call["none"] for v, c in per_call.items()}
+            best_peer = min(added[v] for v in PEERS if v in added)
+            for variant, count in per_call.items():
+                ratio = "" if variant == "none" else f"{added[variant] / best_peer:.2f}x"
+                print(f"{provider:9} {mode:8} {variant:15} {count:11,.0f} {added[variant]:10,.0f} {ratio:>12}")
 
 
 def span_bytes(url: str, env: dict[str, str], cwd: str) -> None:

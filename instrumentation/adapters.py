@@ -10,17 +10,9 @@ from typing import Any, Protocol
 
 from opentelemetry.util.types import AttributeValue
 
+from .fields import get
 from .sidechannel import LLMCall
 from .usage import Usage
-
-
-def get(obj: Any, key: str, default: Any = None) -> Any:
-    """``obj[key]`` for mappings, ``obj.key`` for SDK models: responses arrive as either."""
-    if obj is None:
-        return default
-    if type(obj) is dict or isinstance(obj, Mapping):
-        return obj.get(key, default)
-    return getattr(obj, key, default)
 
 
 def read_ids_and_usage(call: LLMCall, data: Any, usage: Callable[[Any], Usage | None]) -> None:

@@ -23,7 +23,6 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from .selftelemetry import report_error
 
 _meter = metrics.get_meter("llmtel", "0.1.0")
-enqueued = _meter.create_counter("llmtel.exporter.enqueued", unit="{item}", description="Items accepted")
 written = _meter.create_counter("llmtel.exporter.written", unit="{item}", description="Items stored")
 retried = _meter.create_counter("llmtel.exporter.retried", unit="{batch}", description="Batch retries")
 spooled = _meter.create_counter("llmtel.exporter.spooled", unit="{item}", description="Items spooled to disk")
@@ -37,6 +36,15 @@ def _observe_queue_bytes(options: CallbackOptions) -> Iterable[Observation]:
     return [Observation(w.queued_bytes, {"exporter": w.name}) for w in list(_workers)]
 
 
+def _observe_accepted(options: CallbackOptions) -> Iterable[Observation]:
+    return [Observation(w.accepted, {"exporter": w.name}) for w in list(_workers)]
+
+
+# Read from the worker's own count when metrics are collected: a counter ``add`` per item
+# would cost the request path more than the enqueue itself.
+_meter.create_observable_counter(
+    "llmtel.exporter.enqueued", callbacks=[_observe_accepted], unit="{item}", description="Items accepted"
+)
 _meter.create_observable_gauge(
     "llmtel.exporter.queue_bytes",
     callbacks=[_observe_queue_bytes],
@@ -107,6 +115,11 @@ class BatchWorker:
         return self._bytes
 
     @property
+    def accepted(self) -> int:
+        """Items accepted since the worker started (in this process)."""
+        return self._accepted
+
+    @property
     def stopping(self) -> bool:
         """True once shutdown began: ``write_batch`` should stop retrying and keep data safe."""
         return self._stopping
@@ -130,7 +143,6 @@ class BatchWorker:
         if reason:
             dropped.add(1, {**self._attrs, "reason": reason})
             return False
-        enqueued.add(1, self._attrs)
         return True
 
     def _start(self) -> None:

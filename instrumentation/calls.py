@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry.trace import Span, SpanKind, Tracer
+from opentelemetry.trace import NonRecordingSpan, Span, SpanKind, Tracer, set_span_in_context
 from opentelemetry.util.types import AttributeValue
 
 from . import context, genai_metrics, runtime, semconv, sidechannel
@@ -27,12 +27,10 @@ from .selftelemetry import report_error
 from .sidechannel import LLMCall
 
 
-def _fit_content(span: Span, content: Mapping[str, Any], budget: SpanBudget) -> None:
-    out: dict[str, AttributeValue] = {}
+def _fit_content(out: dict[str, AttributeValue], content: Mapping[str, Any], budget: SpanBudget) -> None:
+    """Content attributes into ``out``, within ``budget`` (oversized values are offloaded)."""
     for key, value in content.items():
         fit(out, key, encode(redact(key, value)), budget)
-    span.set_attributes(out)
-    mark_dropped(span, budget)
 
 
 class ProviderCall:
@@ -109,7 +107,9 @@ class ProviderCall:
         if capture:
             try:
                 pc.budget = new_budget(sum(len(k) + len(str(v)) for k, v in attributes.items()))
-                _fit_content(span, adapter.input_content(operation, body), pc.budget)
+                content: dict[str, AttributeValue] = {}
+                _fit_content(content, adapter.input_content(operation, body), pc.budget)
+                span.set_attributes(content)
             except Exception as exc:
                 report_error("content.input", exc)
         return pc
@@ -170,16 +170,18 @@ class ProviderCall:
             attributes[semconv.LLMTEL_RETRY_COUNT] = self.attempts - 1
         if call.first_chunk_ns is not None:
             attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (call.first_chunk_ns - self.start_ns) / 1e9
-        span.set_attributes(attributes)
-        if error is not None:
-            self._record_failure(error)
-        elif self.capture and self.budget is not None:
+        if error is None and self.capture and self.budget is not None:
             try:
                 messages = self.adapter.output_messages(call, data if data is not None else call.response)
                 if messages:
-                    _fit_content(span, {semconv.GEN_AI_OUTPUT_MESSAGES: messages}, self.budget)
+                    _fit_content(attributes, {semconv.GEN_AI_OUTPUT_MESSAGES: messages}, self.budget)
             except Exception as exc:
                 report_error("content.output", exc)
+        span.set_attributes(attributes)  # one call: each one costs the SDK a lock and a pass
+        if self.budget is not None:
+            mark_dropped(span, self.budget)
+        if error is not None:
+            self._record_failure(error)
         self._record_metrics(end_ns, error)
         sidechannel.hand_over(span.get_span_context().span_id, call)
 
@@ -204,13 +206,15 @@ class ProviderCall:
         attrs = self.metric_attributes
         if error is not None:
             attrs = {**attrs, semconv.ERROR_TYPE: type(error).__qualname__}
-        genai_metrics.operation_duration.record((end_ns - self.start_ns) / 1e9, attrs)
-        call = self.call
-        if call.first_chunk_ns is not None:
-            genai_metrics.time_to_first_chunk.record((call.first_chunk_ns - self.start_ns) / 1e9, attrs)
-        usage = call.usage
-        if usage is not None:
-            if usage.input_tokens is not None:
-                genai_metrics.token_usage.record(usage.input_tokens, {**attrs, semconv.GEN_AI_TOKEN_TYPE: "input"})
-            if usage.output_tokens is not None:
-                genai_metrics.token_usage.record(usage.output_tokens, {**attrs, semconv.GEN_AI_TOKEN_TYPE: "output"})
+        call, usage = self.call, self.call.usage
+        start = self.start_ns
+        genai_metrics.record_call(
+            (
+                (end_ns - start) / 1e9,
+                None if call.first_chunk_ns is None else (call.first_chunk_ns - start) / 1e9,
+                None if usage is None else usage.input_tokens,
+                None if usage is None else usage.output_tokens,
+                attrs,
+                set_span_in_context(NonRecordingSpan(self.span.get_span_context())),  # ids only, for exemplars
+            )
+        )

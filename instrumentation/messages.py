@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .adapters import get
+from .fields import get
 
 
 def text_part(text: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from . import context, runtime, semconv, sidechannel
 from .context import LLMContext
 from .encoding import encode, utf8_len
 from .payloads import redact
-from .records import ProviderTrace
+from .records import PendingTrace, ProviderTrace
 from .selftelemetry import report_error, traces_dropped
 from .sinks import TraceSink
 from .usage import Usage
@@ -52,6 +52,15 @@ def _json_text(value: Any, kind: str) -> tuple[str, int]:
             value = bytes(value).decode("utf-8", "replace")
     text = encode(redact(kind, value) if hook_set else value)
     return text, utf8_len(text)
+
+
+def _pending_size(call: sidechannel.LLMCall) -> int:
+    """Memory a not-yet-built record holds: its raw request and response, mostly."""
+    size = 1024
+    for value in (call.request, call.response):
+        if isinstance(value, (bytes, bytearray, str)):
+            size += len(value)
+    return size
 
 
 def _opt_int(value: Any) -> int | None:
@@ -116,16 +125,23 @@ class ProviderTraceProcessor(SpanProcessor):
             traces_dropped.add(1, {"reason": "no_sink"})
             return
         try:
-            record = self.build(span, call)
-        except Exception as exc:
-            traces_dropped.add(1, {"reason": "build_error"})
-            report_error("processor.build", exc)
-            return
-        try:
-            sink.offer(record)
+            if getattr(sink, "builds_pending", False):  # build on the sink's thread, not the app's
+                sink.offer(PendingTrace(lambda: self._build_or_count(span, call), _pending_size(call)))  # type: ignore[arg-type]
+                return
+            record = self._build_or_count(span, call)
+            if record is not None:
+                sink.offer(record)
         except Exception as exc:
             traces_dropped.add(1, {"reason": "sink_error"})
             report_error("processor.offer", exc)
+
+    def _build_or_count(self, span: ReadableSpan, call: sidechannel.LLMCall) -> ProviderTrace | None:
+        try:
+            return self.build(span, call)
+        except Exception as exc:
+            traces_dropped.add(1, {"reason": "build_error"})
+            report_error("processor.build", exc)
+            return None
 
     @staticmethod
     def _call_from_attributes(attrs: Mapping[str, Any], operation: str) -> sidechannel.LLMCall:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -55,3 +56,25 @@ class ProviderTrace:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(slots=True)
+class PendingTrace:
+    """A provider trace that a background sink builds on its own thread, so the request path
+    only enqueues the finished span. ``build`` returns None when building failed (counted)."""
+
+    build: Callable[[], ProviderTrace | None]
+    size: int
+
+    def approx_bytes(self) -> int:
+        return self.size
+
+
+def built(items: Iterable[ProviderTrace | PendingTrace]) -> list[ProviderTrace]:
+    """The traces of a batch, pending ones built now (on the sink's thread)."""
+    out = []
+    for item in items:
+        trace = item.build() if isinstance(item, PendingTrace) else item
+        if trace is not None:
+            out.append(trace)
+    return out

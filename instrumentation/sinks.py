@@ -14,7 +14,7 @@ from collections import OrderedDict
 from typing import Any, Protocol, runtime_checkable
 
 from .batching import BatchWorker
-from .records import ProviderTrace
+from .records import PendingTrace, ProviderTrace, built
 
 
 @runtime_checkable
@@ -77,19 +77,21 @@ class JsonlSink(BatchWorker):
     """Appends traces to ``traces.jsonl`` and payloads to ``payloads.jsonl`` in ``directory``,
     from a background thread. Useful where no ClickHouse is installed."""
 
+    builds_pending = True  # takes PendingTrace: records are built on the writer thread
+
     def __init__(self, directory: str, **worker_options: Any) -> None:
         super().__init__("llmtel-jsonl", **worker_options)
         self.directory = directory
         os.makedirs(directory, exist_ok=True)
 
-    def offer(self, trace: ProviderTrace) -> bool:
+    def offer(self, trace: ProviderTrace | PendingTrace) -> bool:
         return self.enqueue(("trace", trace), trace.approx_bytes())
 
     def offer_payload(self, sha256: str, data: bytes, org_id: str | None = None) -> bool:
         return self.enqueue(("payload", (sha256, data, org_id)), len(data) + 64)
 
     def write_batch(self, batch: list[Any]) -> None:
-        traces = [item for kind, item in batch if kind == "trace"]
+        traces = built(item for kind, item in batch if kind == "trace")
         payloads = [item for kind, item in batch if kind == "payload"]
         if traces:
             with open(os.path.join(self.directory, "traces.jsonl"), "a", encoding="utf-8") as f:

@@ -6,9 +6,10 @@ Nothing here estimates tokens.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from .fields import get
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,14 +22,6 @@ class Usage:
     cache_read_input_tokens: int | None = None
     cache_write_input_tokens: int | None = None
     reasoning_tokens: int | None = None
-
-
-def _get(obj: Any, key: str) -> Any:
-    if obj is None:
-        return None
-    if isinstance(obj, Mapping):
-        return obj.get(key)
-    return getattr(obj, key, None)
 
 
 def _int(value: Any) -> int | None:
@@ -46,22 +39,22 @@ def openai_usage(usage: Any) -> Usage | None:
     """OpenAI chat (prompt/completion_tokens), Responses (input/output_tokens) and embeddings usage."""
     if usage is None:
         return None
-    input_tokens = _int(_get(usage, "prompt_tokens"))
+    input_tokens = _int(get(usage, "prompt_tokens"))
     if input_tokens is None:
-        input_tokens = _int(_get(usage, "input_tokens"))
-    output_tokens = _int(_get(usage, "completion_tokens"))
+        input_tokens = _int(get(usage, "input_tokens"))
+    output_tokens = _int(get(usage, "completion_tokens"))
     if output_tokens is None:
-        output_tokens = _int(_get(usage, "output_tokens"))
-    in_details = _get(usage, "prompt_tokens_details") or _get(usage, "input_tokens_details")
-    out_details = _get(usage, "completion_tokens_details") or _get(usage, "output_tokens_details")
-    total = _int(_get(usage, "total_tokens"))
+        output_tokens = _int(get(usage, "output_tokens"))
+    in_details = get(usage, "prompt_tokens_details") or get(usage, "input_tokens_details")
+    out_details = get(usage, "completion_tokens_details") or get(usage, "output_tokens_details")
+    total = _int(get(usage, "total_tokens"))
     return Usage(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         total_tokens=total if total is not None else _sum(input_tokens, output_tokens),
-        cache_read_input_tokens=_int(_get(in_details, "cached_tokens")),
+        cache_read_input_tokens=_int(get(in_details, "cached_tokens")),
         cache_write_input_tokens=None,  # OpenAI does not report cache writes
-        reasoning_tokens=_int(_get(out_details, "reasoning_tokens")),
+        reasoning_tokens=_int(get(out_details, "reasoning_tokens")),
     )
 
 
@@ -70,10 +63,10 @@ def anthropic_usage(usage: Any) -> Usage | None:
     (the GenAI convention counts every input token in ``gen_ai.usage.input_tokens``)."""
     if usage is None:
         return None
-    uncached = _int(_get(usage, "input_tokens"))
-    cache_read = _int(_get(usage, "cache_read_input_tokens"))
-    cache_write = _int(_get(usage, "cache_creation_input_tokens"))
-    output_tokens = _int(_get(usage, "output_tokens"))
+    uncached = _int(get(usage, "input_tokens"))
+    cache_read = _int(get(usage, "cache_read_input_tokens"))
+    cache_write = _int(get(usage, "cache_creation_input_tokens"))
+    output_tokens = _int(get(usage, "output_tokens"))
     input_tokens = _sum(uncached, cache_read, cache_write) if uncached is not None else None
     return Usage(
         input_tokens=input_tokens,

@@ -18,7 +18,7 @@ from typing import Any
 
 from llmtel.instrumentation.batching import BatchWorker, dropped, replayed, retried, spooled, written
 from llmtel.instrumentation.config import Settings
-from llmtel.instrumentation.records import ProviderTrace
+from llmtel.instrumentation.records import PendingTrace, ProviderTrace, built
 from llmtel.instrumentation.selftelemetry import logger, report_error
 
 from . import schema
@@ -56,6 +56,8 @@ class _Throttled:
 
 class ClickHouseWriter(BatchWorker):
     """Writes provider traces and payloads to the store at ``location``."""
+
+    builds_pending = True  # takes PendingTrace: records are built on the writer threads
 
     def __init__(
         self,
@@ -105,7 +107,7 @@ class ClickHouseWriter(BatchWorker):
         )
 
     # -- request path -------------------------------------------------------------------
-    def offer(self, trace: ProviderTrace) -> bool:
+    def offer(self, trace: ProviderTrace | PendingTrace) -> bool:
         return self.enqueue(("traces", trace), trace.approx_bytes())
 
     def offer_payload(self, sha256: str, data: bytes, org_id: str | None = None) -> bool:
@@ -135,7 +137,7 @@ class ClickHouseWriter(BatchWorker):
 
     @staticmethod
     def _parts(batch: list[Any]) -> list[Part]:
-        traces = [trace_row(item) for kind, item in batch if kind == "traces"]
+        traces = [trace_row(trace) for trace in built(item for kind, item in batch if kind == "traces")]
         now = datetime.datetime.now(datetime.timezone.utc)
         unique = {(item[2], item[0]): item[1] for kind, item in batch if kind == "payloads"}
         payloads = [payload_row(org, sha, data, now) for (org, sha), data in unique.items()]

@@ -9,7 +9,8 @@ from typing import Any, Final
 from opentelemetry.util.types import AttributeValue
 
 from .. import semconv
-from ..adapters import Accumulator, get, read_ids_and_usage
+from ..adapters import Accumulator, read_ids_and_usage
+from ..fields import get
 from ..messages import openai_chat_message, openai_response_items
 from ..sidechannel import LLMCall
 from ..usage import openai_usage
