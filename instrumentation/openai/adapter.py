@@ -139,10 +139,11 @@ class OpenAIStreamAccumulator:
         self.responses_items: dict[int, Any] = {}
 
     def add(self, event: Any) -> None:
-        kind = get(event, "type")
-        if kind is not None and str(kind).startswith("response."):
-            self._add_responses_event(str(kind), event)
-            return
+        if get(event, "object") != "chat.completion.chunk":  # a field every chat chunk has
+            kind = get(event, "type")
+            if kind is not None and str(kind).startswith("response."):
+                self._add_responses_event(str(kind), event)
+                return
         if not self.head:
             self.head = {
                 "id": get(event, "id"),
