@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import os
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -230,3 +231,31 @@ def test_hung_store_leaves_the_instrumented_call_latency_alone(
     finally:
         standin.faults.delay_s = 0
         server.keep_requests = True
+
+
+def test_a_batch_claimed_by_a_dead_process_is_replayed_by_the_next_insert(
+    writer: ClickHouseWriter, server_url: str, standin: ClickHouseStandIn, tmp_path: Path
+) -> None:
+    """A process killed while replaying leaves its batch renamed ``.<pid>.claimed``; the next
+    process's first replay must take it, not only release it for some later scan."""
+    writer.offer(full_trace())  # connect and create the schema
+    assert writer.flush(30)
+    orphan = full_trace()
+    standin.faults.down = True
+    try:
+        assert writer.offer(orphan) and writer.flush(30)  # store down: spooled
+    finally:
+        standin.faults.down = False
+    writer.shutdown(10)
+    restarted = ClickHouseWriter(parse_location(server_url), spool_dir=writer.spool.directory, flush_interval=60)
+    (batch,) = restarted.spool.pending()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    os.replace(batch, f"{batch}.{gone.pid}.claimed")  # claimed by a process that died while this one runs
+    after = full_trace()
+    try:
+        assert restarted.offer(after) and restarted.flush(30)  # its first insert replays the spool
+        wait_for(lambda: not glob.glob(writer.spool.directory + "/*"))
+    finally:
+        restarted.shutdown(10)
+    assert {orphan.id, after.id} <= set(stored_ids(server_url))

@@ -150,6 +150,7 @@ def connect(location: StoreLocation, *, settings: dict[str, Any] | None = None, 
             send_receive_timeout=60,
             query_retries=0,
             compress="lz4",
+            autogenerate_session_id=False,  # the writer's threads share the client: no session to lock
         )
     except Exception as exc:
         raise StoreUnavailable(f"cannot reach {location.display}: {type(exc).__name__}: {exc}") from exc

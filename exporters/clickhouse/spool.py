@@ -103,17 +103,22 @@ class Spool:
             elif name.endswith((".tmp", ".claimed")):
                 pid = int(name.rsplit(".", 2)[-2]) if name.rsplit(".", 2)[-2].isdigit() else 0
                 if pid and not _alive(pid):
-                    self._release(path, name)
-        return out
+                    released = self._release(path, name)
+                    if released:  # pending from now on: this very scan returns it, in age order
+                        out.append(released)
+        return sorted(out)
 
-    def _release(self, path: str, name: str) -> None:
+    def _release(self, path: str, name: str) -> str | None:
+        """Undo a dead process's claim (the batch file again) or drop its half-written temp file."""
         try:
             if name.endswith(".tmp"):
                 os.unlink(path)  # never renamed into place: the batch was not whole
-            else:
-                os.replace(path, path.rsplit(".", 2)[0])
+                return None
+            batch = path.rsplit(".", 2)[0]
+            os.replace(path, batch)
+            return batch
         except FileNotFoundError:
-            pass
+            return None
 
     def claim_group(self, max_rows: int, max_bytes: int) -> list[SpooledBatch]:
         """Claim the oldest pending batches of one kind, up to ``max_rows`` rows and ``max_bytes``

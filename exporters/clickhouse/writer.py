@@ -210,8 +210,10 @@ class ClickHouseWriter(BatchWorker):
         ``strict`` re-raises a failure (for the CLI) instead of backing off. If the process
         exits mid-replay, the claimed files are released by the next process that scans the
         spool, and their deduplication token keeps the replay exactly-once."""
-        if not self._replaying.acquire(blocking=False):
-            return 0  # the other writer thread is replaying
+        # While live traffic flows, a thread that finds the other replaying goes back to its
+        # batches; at shutdown it waits, then replays what is left with the remaining deadline.
+        if not self._replaying.acquire(blocking=self.stopping):
+            return 0
         try:
             return self._replay(strict, budget_s)
         finally:
