@@ -95,7 +95,6 @@ class BatchWorker:
         self._flush_wanted = False
         self._stopping = False
         self._closed = False
-        self._started = False
         self._pool: list[threading.Thread] = []
         self._in_flight: dict[int, tuple[int, list[Any]]] = {}  # thread id -> (first item's index, batch)
         self.shutdown_deadline: float | None = None  # monotonic; set when shutdown begins
@@ -137,7 +136,7 @@ class BatchWorker:
                 self._accepted += 1
                 if len(self._items) >= self.batch_max_rows or self._bytes >= self.batch_max_bytes:
                     self._cond.notify()
-                if not self._started:
+                if not self._pool:
                     self._start()
                 reason = ""
         if reason:
@@ -146,7 +145,6 @@ class BatchWorker:
         return True
 
     def _start(self) -> None:
-        self._started = True
         for n in range(self.threads):
             thread = threading.Thread(target=self._run, args=(n == 0,), name=f"{self.name}-{n}", daemon=True)
             self._pool.append(thread)
@@ -222,7 +220,7 @@ class BatchWorker:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             target = self._accepted
-            if not self._started or self._written_through() >= target:
+            if not self._pool or self._written_through() >= target:
                 return True
             self._flush_wanted = True
             self._cond.notify_all()

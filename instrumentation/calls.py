@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry.trace import NonRecordingSpan, Span, SpanKind, Tracer, set_span_in_context
+from opentelemetry.trace import Span, SpanKind, Tracer
 from opentelemetry.util.types import AttributeValue
 
 from . import context, genai_metrics, runtime, semconv, sidechannel
@@ -215,6 +215,6 @@ class ProviderCall:
                 None if usage is None else usage.input_tokens,
                 None if usage is None else usage.output_tokens,
                 attrs,
-                set_span_in_context(NonRecordingSpan(self.span.get_span_context())),  # ids only, for exemplars
+                self.span.get_span_context(),
             )
         )

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from opentelemetry import metrics
-from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.trace import NonRecordingSpan, SpanContext, set_span_in_context
 
 from . import semconv
 
@@ -50,8 +50,9 @@ time_to_first_chunk = _meter.create_histogram(
     explicit_bucket_boundaries_advisory=SECONDS_BUCKETS,
 )
 
-# (duration s, time to first chunk s | None, input tokens | None, output tokens | None, attributes, context)
-Measurements = tuple[float, float | None, int | None, int | None, Mapping[str, Any], Context | None]
+# (duration s, time to first chunk s | None, input tokens | None, output tokens | None, attributes,
+# the call's span ids for exemplars)
+Measurements = tuple[float, float | None, int | None, int | None, Mapping[str, Any], SpanContext]
 _waiting: deque[Measurements] = deque()
 
 
@@ -64,7 +65,8 @@ def record_call(measurements: Measurements) -> None:
 
 
 def _record(measurements: Measurements) -> None:
-    duration, ttfc, input_tokens, output_tokens, attrs, ctx = measurements
+    duration, ttfc, input_tokens, output_tokens, attrs, span_context = measurements
+    ctx = set_span_in_context(NonRecordingSpan(span_context))  # built here, off the request path
     operation_duration.record(duration, attrs, context=ctx)
     if ttfc is not None:
         time_to_first_chunk.record(ttfc, attrs, context=ctx)
