@@ -25,8 +25,8 @@ def read_ids_and_usage(call: LLMCall, data: Any, usage: Callable[[Any], Usage | 
 class Accumulator(Protocol):
     """Assembles a streamed response from its events."""
 
-    def add(self, event: Any) -> None:
-        """One event as the SDK yields it."""
+    def add_all(self, events: list[Any]) -> None:
+        """Events as the SDK yielded them, in order (a stream's events arrive in batches)."""
 
     def complete(self, call: LLMCall) -> None:
         """Fill ``call`` (response, usage, ids, finish reasons) from what arrived so far."""

@@ -33,6 +33,11 @@ def _fit_content(out: dict[str, AttributeValue], content: Mapping[str, Any], bud
         fit(out, key, encode(redact(key, value)), budget)
 
 
+def _size(attributes: Mapping[str, AttributeValue]) -> int:
+    """What ``attributes`` count against the span budget (keys and values as text)."""
+    return sum(len(k) + (len(v) if type(v) is str else len(str(v))) for k, v in attributes.items())
+
+
 class ProviderCall:
     """The span and side-channel record of one logical call (retries included)."""
 
@@ -43,6 +48,7 @@ class ProviderCall:
         "budget",
         "call",
         "capture",
+        "content",
         "ended",
         "http_response",
         "metric_attributes",
@@ -63,6 +69,7 @@ class ProviderCall:
         self.attempts = 0
         self.http_response: Any = None
         self.budget: SpanBudget | None = None
+        self.content: dict[str, AttributeValue] = {}  # input content, set with the response attributes
         self._lock = threading.Lock()
 
     @classmethod
@@ -91,7 +98,11 @@ class ProviderCall:
         name = f"{operation} {model}" if model else operation
         span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
         call = LLMCall(
-            provider=adapter.provider, operation=operation, request_model=model if model else None, is_stream=stream
+            provider=adapter.provider,
+            operation=operation,
+            request_model=model if model else None,
+            is_stream=stream,
+            context=ctx,
         )
         capture = runtime.active.settings.capture_content and span.is_recording()
         metric_attributes = {
@@ -104,12 +115,10 @@ class ProviderCall:
         pc = cls(adapter, span, call, metric_attributes, capture)
         if sidechannel.wanted() and span.is_recording():
             call.request_params = adapter.request_params(body)
-        if capture:
+        if capture:  # converted now (the app may change its messages later), set at the end
             try:
-                pc.budget = new_budget(sum(len(k) + len(str(v)) for k, v in attributes.items()))
-                content: dict[str, AttributeValue] = {}
-                _fit_content(content, adapter.input_content(operation, body), pc.budget)
-                span.set_attributes(content)
+                pc.budget = new_budget(_size(attributes))
+                _fit_content(pc.content, adapter.input_content(operation, body), pc.budget)
             except Exception as exc:
                 report_error("content.input", exc)
         return pc
@@ -142,7 +151,7 @@ class ProviderCall:
         if data is not None:
             self.adapter.read_response(call, data)
         end_ns = time.time_ns()
-        attributes: dict[str, AttributeValue] = {}
+        attributes = self.content
         if call.response_id:
             attributes[semconv.GEN_AI_RESPONSE_ID] = call.response_id
         if call.response_model:

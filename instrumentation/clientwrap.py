@@ -25,7 +25,7 @@ from . import semconv
 from .adapters import Adapter
 from .calls import ProviderCall
 from .selftelemetry import report_error
-from .streams import AsyncStreamProxy, SyncStreamProxy
+from .streams import watch
 
 _current: contextvars.ContextVar[ProviderCall | None] = contextvars.ContextVar("llmtel_call", default=None)
 
@@ -90,9 +90,9 @@ class ClientInstrumentation:
         """What the app gets back: the SDK's own object, proxied when it is read later."""
         try:
             if isinstance(result, self.stream_type):
-                return SyncStreamProxy(result, pc, self.adapter.accumulator(pc.call.operation))
+                return watch(result, pc, self.adapter.accumulator(pc.call.operation), is_async=False)
             if isinstance(result, self.async_stream_type):
-                return AsyncStreamProxy(result, pc, self.adapter.accumulator(pc.call.operation))
+                return watch(result, pc, self.adapter.accumulator(pc.call.operation), is_async=True)
             if isinstance(result, self.raw_types):
                 content = _body_read(result)
                 if content is None:

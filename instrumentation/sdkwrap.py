@@ -1,15 +1,14 @@
 """The instrumentor both SDK integrations share: wrap the Stainless base client, undo on uninstrument.
 
 A subclass names its SDK module, its adapter, and the SDK helper streams whose ``close``
-bypasses the raw stream they iterate.
+bypasses the raw stream they iterate (their ``close`` is wrapped like the streams' own).
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
-import inspect
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from typing import Any
 
 from opentelemetry import trace
@@ -20,23 +19,7 @@ from wrapt import wrap_function_wrapper
 from . import sidechannel
 from .clientwrap import ClientInstrumentation, build_request, process_response
 from .selftelemetry import report_error
-from .streams import finish_stream
-
-
-def _helper_close(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """After an SDK helper stream closes its HTTP response, finish the call it was reading."""
-    result = wrapped(*args, **kwargs)
-    if inspect.isawaitable(result):
-
-        async def then_finish() -> Any:
-            try:
-                return await result
-            finally:
-                finish_stream(getattr(instance, "_raw_stream", None))
-
-        return then_finish()
-    finish_stream(getattr(instance, "_raw_stream", None))
-    return result
+from .streams import closing
 
 
 class SdkInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -72,6 +55,8 @@ class SdkInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._wrap(base, "BaseClient._build_request", build_request)
         self._wrap(base, "SyncAPIClient._process_response", process_response)
         self._wrap(base, "AsyncAPIClient._process_response", process_response)
+        self._wrap(streaming, "Stream.close", closing)
+        self._wrap(streaming, "AsyncStream.close", closing)
         for module_name, classes in self.helper_streams:
             try:
                 module = importlib.import_module(module_name)
@@ -79,7 +64,7 @@ class SdkInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 continue
             for cls in classes:
                 if hasattr(module, cls):
-                    self._wrap(module, f"{cls}.close", _helper_close)
+                    self._wrap(module, f"{cls}.close", closing)
         self.after_instrument(base)
 
     def _wrap(self, module: Any, name: str, wrapper: Any) -> None:

@@ -1,130 +1,134 @@
-"""Stream proxies: the app iterates the SDK's own stream object (``isinstance`` holds), and
-the call is finished exactly once on every way out.
+"""Streams: the app keeps the SDK's own stream object; llmtel swaps in an iterator that
+watches what it yields, and the call is finished exactly once on every way out.
 
-Ways out: exhausted, ``close()``, context-manager exit, exception mid-stream, task
-cancellation, garbage collection of an unconsumed stream. Raw responses whose body is
-read later (``with_raw_response`` + stream, ``with_streaming_response``) are proxied too.
+Only the stream's iterator is replaced (both SDKs' ``Stream``/``AsyncStream`` pull every
+event through ``self._iterator``), so the app's object is not a proxy: ``type()`` and
+``isinstance`` hold and each event costs one generator step and a list append. Events
+are read in batches of ``FOLD`` (and at the end), which bounds what is held per stream.
+
+Ways out: exhausted, ``close()`` (the SDKs' ``close`` is wrapped, see sdkwrap), context-
+manager exit, exception mid-stream, task cancellation, garbage collection of a stream that
+was never read (the state's ``__del__``) or was left half read (generator close).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-import wrapt
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, Final
 
 from .adapters import Accumulator
 from .calls import ProviderCall
 from .selftelemetry import report_error
 
+FOLD: Final = 64  # events held before the accumulator reads them
+ATTRIBUTE: Final = "_llmtel_stream"  # where a watched stream keeps its StreamCall
 
-class _StreamState:
-    """What a stream proxy tracks: the call, its accumulator, and whether the stream ended."""
 
-    __slots__ = ("acc", "done", "pc")
+class StreamCall:
+    """One streamed call: the events not yet read, the accumulator, and the call to finish."""
+
+    __slots__ = ("acc", "events", "pc")
 
     def __init__(self, pc: ProviderCall, acc: Accumulator) -> None:
         self.pc = pc
         self.acc = acc
-        self.done = False
+        self.events: list[Any] = []
 
-    def item(self, event: Any) -> None:
+    def fold(self) -> None:
+        """Hand the held events to the accumulator (the list is reused)."""
         try:
-            self.pc.first_chunk()
-            self.acc.add(event)
+            self.acc.add_all(self.events)
         except Exception as exc:
             report_error("stream.accumulate", exc)
+        self.events.clear()
 
     def finish(self, error: BaseException | None = None, exhausted: bool = False) -> None:
         if self.pc.ended:
             return
+        if self.events:
+            self.fold()
         try:
             self.acc.complete(self.pc.call)
         except Exception as exc:
             report_error("stream.complete", exc)
         self.pc.finish(error=error, incomplete=not exhausted and error is None)
 
-
-class SyncStreamProxy(wrapt.ObjectProxy[Any]):
-    """Proxy for ``openai.Stream`` / ``anthropic.Stream``."""
-
-    def __init__(self, stream: Any, pc: ProviderCall, acc: Accumulator) -> None:
-        super().__init__(stream)
-        self._self_state = _StreamState(pc, acc)
-
-    def __iter__(self) -> SyncStreamProxy:
-        return self
-
-    def __next__(self) -> Any:
-        state = self._self_state
-        try:
-            event = self.__wrapped__.__next__()
-        except StopIteration:
-            state.finish(exhausted=True)
-            raise
-        except BaseException as exc:
-            state.finish(error=exc)
-            raise
-        state.item(event)
-        return event
-
-    def __enter__(self) -> SyncStreamProxy:
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
-
-    def close(self) -> None:
-        try:
-            self.__wrapped__.close()
-        finally:
-            self._self_state.finish()
-
-    def __del__(self) -> None:
-        self._self_state.finish()
+    def __del__(self) -> None:  # the stream was dropped before its iterator ran
+        self.finish()
 
 
-class AsyncStreamProxy(wrapt.ObjectProxy[Any]):
-    """Proxy for ``openai.AsyncStream`` / ``anthropic.AsyncStream``."""
+def _watched(iterator: Iterator[Any], state: StreamCall) -> Iterator[Any]:
+    events = state.events
+    first = True
+    try:
+        for event in iterator:
+            if first:
+                state.pc.first_chunk()
+                first = False
+            events.append(event)
+            if len(events) >= FOLD:
+                state.fold()
+            yield event
+    except GeneratorExit:  # closed or collected before the end
+        state.finish()
+        raise
+    except BaseException as exc:
+        state.finish(error=exc)
+        raise
+    state.finish(exhausted=True)
 
-    def __init__(self, stream: Any, pc: ProviderCall, acc: Accumulator) -> None:
-        super().__init__(stream)
-        self._self_state = _StreamState(pc, acc)
 
-    def __aiter__(self) -> AsyncStreamProxy:
-        return self
+async def _watched_async(iterator: AsyncIterator[Any], state: StreamCall) -> AsyncIterator[Any]:
+    events = state.events
+    first = True
+    try:
+        async for event in iterator:
+            if first:
+                state.pc.first_chunk()
+                first = False
+            events.append(event)
+            if len(events) >= FOLD:
+                state.fold()
+            yield event
+    except GeneratorExit:
+        state.finish()
+        raise
+    except BaseException as exc:  # CancelledError included: the task was cancelled mid-stream
+        state.finish(error=exc)
+        raise
+    state.finish(exhausted=True)
 
-    async def __anext__(self) -> Any:
-        state = self._self_state
-        try:
-            event = await self.__wrapped__.__anext__()
-        except StopAsyncIteration:
-            state.finish(exhausted=True)
-            raise
-        except BaseException as exc:
-            state.finish(error=exc)
-            raise
-        state.item(event)
-        return event
 
-    async def __aenter__(self) -> AsyncStreamProxy:
-        return self
-
-    async def __aexit__(self, *exc_info: Any) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        try:
-            await self.__wrapped__.close()
-        finally:
-            self._self_state.finish()
-
-    def __del__(self) -> None:
-        self._self_state.finish()
+def watch(stream: Any, pc: ProviderCall, acc: Accumulator, is_async: bool) -> Any:
+    """Make ``stream`` (the SDK's own object, returned as is) report to ``pc``."""
+    state = StreamCall(pc, acc)
+    inner = stream._iterator
+    stream._iterator = _watched_async(inner, state) if is_async else _watched(inner, state)
+    setattr(stream, ATTRIBUTE, state)
+    return stream
 
 
 def finish_stream(stream: Any) -> None:
-    """Finish the call behind ``stream`` if it is one of ours (for SDK helpers whose ``close``
-    closes the HTTP response directly instead of the stream they iterate)."""
-    state = getattr(stream, "_self_state", None)
-    if isinstance(state, _StreamState):
+    """Finish the call behind ``stream``, or behind the raw stream an SDK helper reads."""
+    state = getattr(stream, ATTRIBUTE, None)
+    if state is None:
+        state = getattr(getattr(stream, "_raw_stream", None), ATTRIBUTE, None)
+    if isinstance(state, StreamCall):
         state.finish()
+
+
+def closing(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Wrapper for the streams' ``close``: closing a stream before its end finishes the call."""
+    result = wrapped(*args, **kwargs)
+    if inspect.isawaitable(result):
+
+        async def then_finish() -> Any:
+            try:
+                return await result
+            finally:
+                finish_stream(instance)
+
+        return then_finish()
+    finish_stream(instance)
+    return result

@@ -36,17 +36,19 @@ def _sum(*values: int | None) -> int | None:
 
 
 def openai_usage(usage: Any) -> Usage | None:
-    """OpenAI chat (prompt/completion_tokens), Responses (input/output_tokens) and embeddings usage."""
+    """OpenAI chat and embeddings (prompt/completion_tokens) or Responses (input/output_tokens) usage.
+
+    Only the keys of the shape at hand are read: a missing field on an SDK model costs an
+    AttributeError inside pydantic, which is dearer than all the reads here."""
     if usage is None:
         return None
-    input_tokens = _int(get(usage, "prompt_tokens"))
-    if input_tokens is None:
-        input_tokens = _int(get(usage, "input_tokens"))
-    output_tokens = _int(get(usage, "completion_tokens"))
-    if output_tokens is None:
-        output_tokens = _int(get(usage, "output_tokens"))
-    in_details = get(usage, "prompt_tokens_details") or get(usage, "input_tokens_details")
-    out_details = get(usage, "completion_tokens_details") or get(usage, "output_tokens_details")
+    prompt = get(usage, "prompt_tokens")
+    if prompt is not None:
+        input_tokens, output_tokens = _int(prompt), _int(get(usage, "completion_tokens"))
+        in_details, out_details = get(usage, "prompt_tokens_details"), get(usage, "completion_tokens_details")
+    else:
+        input_tokens, output_tokens = _int(get(usage, "input_tokens")), _int(get(usage, "output_tokens"))
+        in_details, out_details = get(usage, "input_tokens_details"), get(usage, "output_tokens_details")
     total = _int(get(usage, "total_tokens"))
     return Usage(
         input_tokens=input_tokens,

@@ -22,6 +22,19 @@ _SCALARS: Final = (
     ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
     ("top_k", semconv.GEN_AI_REQUEST_TOP_K),
 )
+_DELTA_FIELDS: Final = {  # content_block_delta type → (block field it extends, delta field)
+    "text_delta": ("text", "text"),
+    "thinking_delta": ("thinking", "thinking"),
+    "signature_delta": ("signature", "signature"),
+    "input_json_delta": ("input", "partial_json"),
+}
+_ANY_BLOCK_FIELDS: Final = ("id", "name", "text", "thinking", "input")
+_BLOCK_FIELDS: Final = {  # what a content_block_start carries, per block type (a miss costs pydantic an error)
+    "text": ("text",),
+    "thinking": ("thinking",),
+    "tool_use": ("id", "name", "input"),
+    "server_tool_use": ("id", "name", "input"),
+}
 USAGE_KEYS: Final = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 
 
@@ -85,10 +98,17 @@ class AnthropicStreamAccumulator:
         self.message: dict[str, Any] = {}
         self.usage: dict[str, Any] = {}
         self.blocks: dict[int, dict[str, Any]] = {}
-        self.json_parts: dict[int, list[str]] = {}
+        self.parts: dict[tuple[int, str], list[str]] = {}  # (block index, block field) → deltas
 
-    def add(self, event: Any) -> None:
-        kind = get(event, "type")
+    def add_all(self, events: list[Any]) -> None:
+        for event in events:
+            kind = get(event, "type")
+            if kind == "content_block_delta":  # most events
+                self._add_delta(get(event, "index") or 0, get(event, "delta"))
+            else:
+                self._add(kind, event)
+
+    def _add(self, kind: Any, event: Any) -> None:
         if kind == "message_start":
             message = get(event, "message")
             self.message = {
@@ -103,14 +123,13 @@ class AnthropicStreamAccumulator:
         elif kind == "content_block_start":
             block = get(event, "content_block")
             index = get(event, "index") or 0
-            entry: dict[str, Any] = {"type": get(block, "type")}
-            for key in ("id", "name", "text", "thinking", "input"):
+            block_type = get(block, "type")
+            entry: dict[str, Any] = {"type": block_type}
+            for key in _BLOCK_FIELDS.get(block_type, _ANY_BLOCK_FIELDS):
                 value = get(block, key)
                 if value is not None:
                     entry[key] = value
             self.blocks[index] = entry
-        elif kind == "content_block_delta":
-            self._add_delta(get(event, "index") or 0, get(event, "delta"))
         elif kind == "message_delta":
             delta = get(event, "delta")
             for key in ("stop_reason", "stop_sequence"):
@@ -119,16 +138,10 @@ class AnthropicStreamAccumulator:
             self._merge_usage(get(event, "usage"))
 
     def _add_delta(self, index: int, delta: Any) -> None:
-        block = self.blocks.setdefault(index, {"type": "text"})
-        kind = get(delta, "type")
-        if kind == "text_delta":
-            block["text"] = block.get("text", "") + (get(delta, "text") or "")
-        elif kind == "input_json_delta":
-            self.json_parts.setdefault(index, []).append(get(delta, "partial_json") or "")
-        elif kind == "thinking_delta":
-            block["thinking"] = block.get("thinking", "") + (get(delta, "thinking") or "")
-        elif kind == "signature_delta":
-            block["signature"] = block.get("signature", "") + (get(delta, "signature") or "")
+        field = _DELTA_FIELDS.get(get(delta, "type"))
+        if field is not None:
+            block_key, delta_key = field
+            self.parts.setdefault((index, block_key), []).append(get(delta, delta_key) or "")
 
     def _merge_usage(self, usage: Any) -> None:
         for key in USAGE_KEYS:
@@ -137,12 +150,17 @@ class AnthropicStreamAccumulator:
                 self.usage[key] = value
 
     def complete(self, call: LLMCall) -> None:
-        for index, parts in self.json_parts.items():
+        for (index, key), parts in self.parts.items():
+            block = self.blocks.setdefault(index, {"type": "text"})
             text = "".join(parts)
+            if key != "input":
+                block[key] = block.get(key, "") + text
+                continue
             try:
-                self.blocks[index]["input"] = json.loads(text) if text else {}
+                block["input"] = json.loads(text) if text else {}
             except ValueError:
-                self.blocks[index]["input"] = text
+                block["input"] = text
+        self.parts = {}  # merged into the blocks
         message = {**self.message, "content": [self.blocks[i] for i in sorted(self.blocks)]}
         if self.usage:
             message["usage"] = dict(self.usage)

@@ -130,6 +130,7 @@ class OpenAIStreamAccumulator:
     """Chat Completions chunks, or Responses API events; which one is seen from the first event."""
 
     def __init__(self) -> None:
+        self.chat: bool | None = None
         self.head: dict[str, Any] = {}
         self.choices: dict[int, dict[str, Any]] = {}
         self.usage: Any = None
@@ -138,46 +139,69 @@ class OpenAIStreamAccumulator:
         self.responses_text: dict[int, list[str]] = {}
         self.responses_items: dict[int, Any] = {}
 
-    def add(self, event: Any) -> None:
-        if get(event, "object") != "chat.completion.chunk":  # a field every chat chunk has
+    def add_all(self, events: list[Any]) -> None:
+        if self.chat is None:  # the first event says which API this stream speaks
+            self.chat = getattr(events[0], "object", None) == "chat.completion.chunk"
+        if self.chat:
+            self._add_chunks(events)
+            return
+        for event in events:
             kind = get(event, "type")
             if kind is not None and str(kind).startswith("response."):
                 self._add_responses_event(str(kind), event)
-                return
+
+    def _add_chunks(self, chunks: list[Any]) -> None:
+        """Chat chunks are SDK models with these fields declared: plain attribute reads."""
+        choices = self.choices
         if not self.head:
+            first = chunks[0]
             self.head = {
-                "id": get(event, "id"),
+                "id": getattr(first, "id", None),
                 "object": "chat.completion",
-                "created": get(event, "created"),
-                "model": get(event, "model"),
+                "created": getattr(first, "created", None),
+                "model": getattr(first, "model", None),
             }
-        usage = get(event, "usage")
-        if usage is not None:
-            self.usage = usage
-        for choice in get(event, "choices") or []:
-            index = get(choice, "index") or 0
-            slot = self.choices.setdefault(
-                index,
-                {"index": index, "text": [], "refusal": [], "tools": {}, "finish_reason": None, "role": "assistant"},
-            )
-            delta = get(choice, "delta")
-            content = get(delta, "content")
-            if content:
-                slot["text"].append(content)
-            refusal = get(delta, "refusal")
-            if refusal:
-                slot["refusal"].append(refusal)
-            for tool in get(delta, "tool_calls") or []:
-                t_index = get(tool, "index") or 0
-                entry = slot["tools"].setdefault(t_index, {"id": None, "type": "function", "name": None, "args": []})
-                entry["id"] = get(tool, "id") or entry["id"]
-                function = get(tool, "function")
-                entry["name"] = get(function, "name") or entry["name"]
-                arguments = get(function, "arguments")
-                if arguments:
-                    entry["args"].append(arguments)
-            if get(choice, "finish_reason"):
-                slot["finish_reason"] = get(choice, "finish_reason")
+        for chunk in chunks:
+            usage = getattr(chunk, "usage", None)
+            if usage is not None:
+                self.usage = usage
+            for choice in getattr(chunk, "choices", None) or ():
+                index = getattr(choice, "index", None) or 0
+                slot = choices.get(index)
+                if slot is None:
+                    slot = choices[index] = {
+                        "index": index,
+                        "text": [],
+                        "refusal": [],
+                        "tools": {},
+                        "finish_reason": None,
+                        "role": "assistant",
+                    }
+                delta = getattr(choice, "delta", None)
+                content = getattr(delta, "content", None)
+                if content:
+                    slot["text"].append(content)
+                refusal = getattr(delta, "refusal", None)
+                if refusal:
+                    slot["refusal"].append(refusal)
+                tools = getattr(delta, "tool_calls", None)
+                if tools:
+                    self._add_tool_deltas(slot["tools"], tools)
+                reason = getattr(choice, "finish_reason", None)
+                if reason:
+                    slot["finish_reason"] = reason
+
+    @staticmethod
+    def _add_tool_deltas(slots: dict[int, dict[str, Any]], tools: Any) -> None:
+        for tool in tools:
+            t_index = get(tool, "index") or 0
+            entry = slots.setdefault(t_index, {"id": None, "type": "function", "name": None, "args": []})
+            entry["id"] = get(tool, "id") or entry["id"]
+            function = get(tool, "function")
+            entry["name"] = get(function, "name") or entry["name"]
+            arguments = get(function, "arguments")
+            if arguments:
+                entry["args"].append(arguments)
 
     def _add_responses_event(self, kind: str, event: Any) -> None:
         if kind in ("response.completed", "response.incomplete", "response.failed"):
