@@ -34,8 +34,9 @@ def _fit_content(out: dict[str, AttributeValue], content: Mapping[str, Any], bud
 
 
 def _size(attributes: Mapping[str, AttributeValue]) -> int:
-    """What ``attributes`` count against the span budget (keys and values as text)."""
-    return sum(len(k) + (len(v) if type(v) is str else len(str(v))) for k, v in attributes.items())
+    """What ``attributes`` count against the span budget: their repr, keys and values as text
+    plus a few quotes and separators each, is a slight overcount made in one C call."""
+    return len(repr(attributes))
 
 
 class ProviderCall:

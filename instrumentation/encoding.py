@@ -15,6 +15,7 @@ import math
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, Final
 
 MAX_REPR_CHARS: Final = 1000
@@ -88,6 +89,14 @@ _fast = _FastEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 _plain = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
+def _encode_fast(value: Any) -> str:
+    """``_fast.encode`` without its Python wrappers: the C encoder straight away (same options,
+    a fresh cycle check per value); ``json`` without its C part takes the wrapped route."""
+    if c_make_encoder is None:
+        return _fast.encode(value)
+    return "".join(c_make_encoder({}, _convert, encode_basestring, None, ":", ",", False, False, False)(value, 0))
+
+
 def sanitize(value: Any, _depth: int = 0, _stack: set[int] | None = None) -> Any:
     """A JSON-safe copy of ``value``: markers for cycles and depth, strings for NaN and odd keys."""
     if value is None or isinstance(value, (str, bool, int)):
@@ -141,7 +150,7 @@ def encode(value: Any) -> str:
     if value is None:
         return "null"
     try:
-        return _fast.encode(value)
+        return _encode_fast(value)
     except (ValueError, TypeError, RecursionError):
         pass
     try:

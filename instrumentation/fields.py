@@ -17,6 +17,8 @@ def get(obj: Any, key: str, default: Any = None) -> Any:
     also a Mapping method name, so an attribute found is the field."""
     if type(obj) is dict:
         return obj.get(key, default)
+    if obj is None:  # an absent parent: its fields are absent too
+        return default
     value = getattr(obj, key, _MISSING)
     if value is not _MISSING:
         return value
