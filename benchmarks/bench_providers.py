@@ -30,6 +30,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -316,18 +318,24 @@ def thread_instructions(variant: str, provider: str, mode: str, url: str, env: d
 def instructions(url: str, env: dict[str, str], cwd: str, providers: Sequence[str], modes: Sequence[str]) -> None:
     """Instructions per call on the calling thread, added over the uninstrumented SDK."""
     print(f"{'provider':9} {'mode':8} {'variant':15} {'instr/call':>11} {'added':>10} {'vs best peer':>12}")
-    for provider in providers:
-        for mode in modes:
-            per_call: dict[str, float] = {}
-            for variant in VARIANTS:
-                if variant != "otel-openai-v2" or provider == "openai":  # v2 instruments OpenAI only
-                    counts = [thread_instructions(variant, provider, mode, url, env, cwd, n) for n in (20, 120)]
-                    per_call[variant] = (counts[1] - counts[0]) / 100
-            added = {v: c - per_call["none"] for v, c in per_call.items()}
-            best_peer = min(added[v] for v in PEERS if v in added)
-            for variant, count in per_call.items():
-                ratio = "" if variant == "none" else f"{added[variant] / best_peer:.2f}x"
-                print(f"{provider:9} {mode:8} {variant:15} {count:11,.0f} {added[variant]:10,.0f} {ratio:>12}")
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # one valgrind per core; counts are per thread
+        for provider in providers:
+            for mode in modes:
+                _instruction_table(pool, provider, mode, url, env, cwd)
+
+
+def _instruction_table(
+    pool: ThreadPoolExecutor, provider: str, mode: str, url: str, env: dict[str, str], cwd: str
+) -> None:
+    variants = [v for v in VARIANTS if v != "otel-openai-v2" or provider == "openai"]  # v2: OpenAI only
+    run = partial(thread_instructions, provider=provider, mode=mode, url=url, env=env, cwd=cwd)
+    runs = {(v, n): pool.submit(run, v, n=n) for v in variants for n in (20, 120)}
+    per_call = {v: (runs[v, 120].result() - runs[v, 20].result()) / 100 for v in variants}
+    added = {v: c - per_call["none"] for v, c in per_call.items()}
+    best_peer = min(added[v] for v in PEERS if v in added)
+    for variant, count in per_call.items():
+        ratio = "" if variant == "none" else f"{added[variant] / best_peer:.2f}x"
+        print(f"{provider:9} {mode:8} {variant:15} {count:11,.0f} {added[variant]:10,.0f} {ratio:>12}", flush=True)
 
 
 def span_bytes(url: str, env: dict[str, str], cwd: str) -> None:

@@ -16,13 +16,41 @@ from ..sidechannel import LLMCall
 from ..usage import openai_usage
 
 CONTENT_KEYS: Final = frozenset({"messages", "input", "instructions", "tools", "functions", "prompt"})
-_SCALARS: Final = (
-    ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
-    ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
-    ("frequency_penalty", semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY),
-    ("presence_penalty", semconv.GEN_AI_REQUEST_PRESENCE_PENALTY),
-    ("seed", semconv.GEN_AI_REQUEST_SEED),
+_SCALARS: Final = {
+    "temperature": semconv.GEN_AI_REQUEST_TEMPERATURE,
+    "top_p": semconv.GEN_AI_REQUEST_TOP_P,
+    "frequency_penalty": semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY,
+    "presence_penalty": semconv.GEN_AI_REQUEST_PRESENCE_PENALTY,
+    "seed": semconv.GEN_AI_REQUEST_SEED,
+}
+_OTHER_PARAMS: Final = frozenset(
+    {"max_completion_tokens", "max_tokens", "max_output_tokens", "stop", "n", "response_format", "text"}
+    | {"encoding_format", "dimensions"}
 )
+
+
+def _other_request_attributes(attrs: dict[str, AttributeValue], operation: str, body: Mapping[str, Any]) -> None:
+    """The request attributes from parameters most calls leave out."""
+    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or body.get("max_output_tokens")
+    if isinstance(max_tokens, int):
+        attrs[semconv.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
+    stop = body.get("stop")
+    if isinstance(stop, str):
+        attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = (stop,)
+    elif isinstance(stop, list) and stop:
+        attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = tuple(str(s) for s in stop)
+    n = body.get("n")
+    if isinstance(n, int) and n != 1:
+        attrs[semconv.GEN_AI_REQUEST_CHOICE_COUNT] = n
+    fmt = get(body.get("response_format"), "type") or get(get(body.get("text"), "format"), "type")
+    if fmt:
+        attrs[semconv.GEN_AI_OUTPUT_TYPE] = "json" if str(fmt).startswith("json") else str(fmt)
+    if operation == "embeddings":
+        encoding = body.get("encoding_format")
+        if encoding:
+            attrs[semconv.GEN_AI_REQUEST_ENCODING_FORMATS] = (str(encoding),)
+        if isinstance(body.get("dimensions"), int):
+            attrs[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = body["dimensions"]
 
 
 def _is_responses(data: Any) -> bool:
@@ -48,30 +76,12 @@ class OpenAIAdapter:
         model = body.get("model")
         if model:
             attrs[semconv.GEN_AI_REQUEST_MODEL] = str(model)
-        for key, attr in _SCALARS:
-            value = body.get(key)
+        for key in _SCALARS.keys() & body.keys():  # only the parameters this request sets
+            value = body[key]
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                attrs[attr] = value
-        max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or body.get("max_output_tokens")
-        if isinstance(max_tokens, int):
-            attrs[semconv.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
-        stop = body.get("stop")
-        if isinstance(stop, str):
-            attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = (stop,)
-        elif isinstance(stop, list) and stop:
-            attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = tuple(str(s) for s in stop)
-        n = body.get("n")
-        if isinstance(n, int) and n != 1:
-            attrs[semconv.GEN_AI_REQUEST_CHOICE_COUNT] = n
-        fmt = get(body.get("response_format"), "type") or get(get(body.get("text"), "format"), "type")
-        if fmt:
-            attrs[semconv.GEN_AI_OUTPUT_TYPE] = "json" if str(fmt).startswith("json") else str(fmt)
-        if operation == "embeddings":
-            encoding = body.get("encoding_format")
-            if encoding:
-                attrs[semconv.GEN_AI_REQUEST_ENCODING_FORMATS] = (str(encoding),)
-            if isinstance(body.get("dimensions"), int):
-                attrs[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = body["dimensions"]
+                attrs[_SCALARS[key]] = value
+        if not _OTHER_PARAMS.isdisjoint(body):
+            _other_request_attributes(attrs, operation, body)
         return attrs
 
     def request_params(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -151,45 +161,35 @@ class OpenAIStreamAccumulator:
                 self._add_responses_event(str(kind), event)
 
     def _add_chunks(self, chunks: list[Any]) -> None:
-        """Chat chunks are SDK models with these fields declared: plain attribute reads."""
-        choices = self.choices
+        """Chat chunks are ``ChatCompletionChunk`` models, whose fields are all declared: read as
+        attributes (an SDK without one fails the fold, which is reported, not raised)."""
         if not self.head:
             first = chunks[0]
-            self.head = {
-                "id": getattr(first, "id", None),
-                "object": "chat.completion",
-                "created": getattr(first, "created", None),
-                "model": getattr(first, "model", None),
-            }
+            self.head = {"id": first.id, "object": "chat.completion", "created": first.created, "model": first.model}
+        choices = self.choices
         for chunk in chunks:
-            usage = getattr(chunk, "usage", None)
-            if usage is not None:
-                self.usage = usage
-            for choice in getattr(chunk, "choices", None) or ():
-                index = getattr(choice, "index", None) or 0
-                slot = choices.get(index)
+            if chunk.usage is not None:
+                self.usage = chunk.usage
+            for choice in chunk.choices:
+                slot = choices.get(choice.index)
                 if slot is None:
-                    slot = choices[index] = {
-                        "index": index,
+                    slot = choices[choice.index] = {
+                        "index": choice.index,
                         "text": [],
                         "refusal": [],
                         "tools": {},
                         "finish_reason": None,
                         "role": "assistant",
                     }
-                delta = getattr(choice, "delta", None)
-                content = getattr(delta, "content", None)
-                if content:
-                    slot["text"].append(content)
-                refusal = getattr(delta, "refusal", None)
-                if refusal:
-                    slot["refusal"].append(refusal)
-                tools = getattr(delta, "tool_calls", None)
-                if tools:
-                    self._add_tool_deltas(slot["tools"], tools)
-                reason = getattr(choice, "finish_reason", None)
-                if reason:
-                    slot["finish_reason"] = reason
+                delta = choice.delta
+                if delta.content:
+                    slot["text"].append(delta.content)
+                if delta.refusal:
+                    slot["refusal"].append(delta.refusal)
+                if delta.tool_calls:
+                    self._add_tool_deltas(slot["tools"], delta.tool_calls)
+                if choice.finish_reason:
+                    slot["finish_reason"] = choice.finish_reason
 
     @staticmethod
     def _add_tool_deltas(slots: dict[int, dict[str, Any]], tools: Any) -> None:
