@@ -6,9 +6,9 @@ One run, one command:
     python benchmarks/bench_providers.py --span-bytes   # largest exported span for a 5 MB prompt
     python benchmarks/bench_providers.py --instructions [--provider openai] [--mode sync]
 
-``--instructions`` counts CPU instructions on the calling thread under valgrind's callgrind
-(two runs per variant and mode, 100 calls apart; the difference is one call's cost): exact
-and repeatable where this machine's timings move by a third between runs.
+``--instructions`` counts CPU instructions on the calling thread under valgrind's callgrind,
+only in the measured loop (40 calls per variant and mode, one valgrind per core): repeatable
+to about 0.1% where this machine's timings move by a third between runs.
 
 The parent process serves the OpenAI and Anthropic wire formats on loopback (the same
 server the tests use); each (variant, round) runs in a fresh child process so that only
@@ -44,6 +44,7 @@ MODES = ("sync", "async", "stream", "astream")
 PROVIDERS = ("openai", "anthropic")
 EXPORTED: list[str] = []  # span names the child exported: proves a variant really traced
 SPAN_BYTES: list[int] = []  # OTLP-encoded size of each exported span, in --span-bytes runs
+INSTRUCTION_CALLS = 40
 BIG_PROMPT = "lorem ipsum dolor sit amet " * ((5 << 20) // 27)
 MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hello in five words."}]
 
@@ -211,12 +212,17 @@ def child(variant: str, provider: str, url: str, n: int, modes: Sequence[str], w
         run = (lambda f=fn: loop.run_until_complete(f())) if mode.startswith("a") else fn
         for _ in range(warmup):  # warm up connections and caches
             run()
-        wall, cpu = [], []
-        for _ in range(n):
-            started, started_cpu = time.perf_counter(), time.thread_time()
-            run()
-            cpu.append((time.thread_time() - started_cpu) * 1e6)
-            wall.append((time.perf_counter() - started) * 1e6)
+        wall: list[float] = []
+        cpu: list[float] = []
+
+        def measured(run: Callable[[], Any] = run, wall: list[float] = wall, cpu: list[float] = cpu) -> None:
+            for _ in range(n):
+                started, started_cpu = time.perf_counter(), time.thread_time()
+                run()
+                cpu.append((time.thread_time() - started_cpu) * 1e6)
+                wall.append((time.perf_counter() - started) * 1e6)
+
+        sys.call_tracing(measured, ())  # the frame --instructions counts in (callgrind --toggle-collect)
         out[mode] = {"wall": wall, "cpu": cpu}
     trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
     out["spans"] = len(EXPORTED)
@@ -302,16 +308,27 @@ def run_child(
     return result
 
 
-def thread_instructions(variant: str, provider: str, mode: str, url: str, env: dict[str, str], cwd: str, n: int) -> int:
-    """Instructions the calling thread ran for 20 warm-up calls and ``n`` measured ones."""
+def thread_instructions(
+    variant: str, provider: str, mode: str, url: str, env: dict[str, str], cwd: str, n: int
+) -> float:
+    """Instructions per call the calling thread ran in the measured loop (after 20 warm-up
+    calls): callgrind counts only inside ``sys.call_tracing``, so start-up and warm-up, whose
+    cost varies from run to run, are left out."""
     out = Path(tempfile.mkdtemp(prefix="llmtel-cg-"))
-    command = ["valgrind", "--tool=callgrind", "--separate-threads=yes", f"--callgrind-out-file={out}/cg.%p"]
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--separate-threads=yes",
+        "--collect-atstart=no",
+        "--toggle-collect=sys_call_tracing",
+        f"--callgrind-out-file={out}/cg.%p",
+    ]
     options = ["--calls", str(n), "--warmup", "20", "--mode", mode, "--child", variant, provider, url]
     subprocess.run([*command, sys.executable, __file__, *options], capture_output=True, env=env, cwd=cwd, check=True)
     (main_thread,) = out.glob("cg.*-01")
     for line in main_thread.read_text().splitlines():
         if line.startswith(("summary:", "totals:")):
-            return int(line.split()[1])
+            return int(line.split()[1]) / n
     raise RuntimeError(f"no instruction total in {main_thread}")
 
 
@@ -328,9 +345,9 @@ def _instruction_table(
     pool: ThreadPoolExecutor, provider: str, mode: str, url: str, env: dict[str, str], cwd: str
 ) -> None:
     variants = [v for v in VARIANTS if v != "otel-openai-v2" or provider == "openai"]  # v2: OpenAI only
-    run = partial(thread_instructions, provider=provider, mode=mode, url=url, env=env, cwd=cwd)
-    runs = {(v, n): pool.submit(run, v, n=n) for v in variants for n in (20, 120)}
-    per_call = {v: (runs[v, 120].result() - runs[v, 20].result()) / 100 for v in variants}
+    run = partial(thread_instructions, provider=provider, mode=mode, url=url, env=env, cwd=cwd, n=INSTRUCTION_CALLS)
+    runs = {v: pool.submit(run, v) for v in variants}
+    per_call = {v: runs[v].result() for v in variants}
     added = {v: c - per_call["none"] for v, c in per_call.items()}
     best_peer = min(added[v] for v in PEERS if v in added)
     for variant, count in per_call.items():
