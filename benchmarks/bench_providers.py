@@ -265,6 +265,9 @@ def main() -> None:
         server.close()
         return
     if args.instructions:
+        # Under callgrind a call runs ~200x slower, so the store writer's 1 s flush would come every
+        # few calls instead of every few hundred; 100 s keeps its real-time cadence per call.
+        env.setdefault("LLMTEL_FLUSH_INTERVAL", "100")
         instructions(server.url, env, store, args.provider or PROVIDERS, args.mode or MODES)
         server.close()
         return
