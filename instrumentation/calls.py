@@ -98,14 +98,16 @@ class ProviderCall:
             attributes.update(ctx.attributes)
         name = f"{operation} {model}" if model else operation
         span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        recording = span.is_recording()
         call = LLMCall(
             provider=adapter.provider,
             operation=operation,
             request_model=model if model else None,
             is_stream=stream,
+            request_params=adapter.request_params(body) if recording and sidechannel.wanted() else {},
             context=ctx,
         )
-        capture = runtime.active.settings.capture_content and span.is_recording()
+        capture = recording and runtime.active.settings.capture_content
         metric_attributes = {
             semconv.GEN_AI_OPERATION_NAME: operation,
             semconv.GEN_AI_PROVIDER_NAME: adapter.provider,
@@ -114,8 +116,6 @@ class ProviderCall:
         if model:
             metric_attributes[semconv.GEN_AI_REQUEST_MODEL] = model
         pc = cls(adapter, span, call, metric_attributes, capture)
-        if sidechannel.wanted() and span.is_recording():
-            call.request_params = adapter.request_params(body)
         if capture:  # converted now (the app may change its messages later), set at the end
             try:
                 pc.budget = new_budget(_size(attributes))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 _MISSING = object()
+_PLACEHOLDERS: Final = frozenset({"NotGiven", "Omit"})  # the SDKs' markers for a parameter left out
 
 
 def get(obj: Any, key: str, default: Any = None) -> Any:
@@ -25,3 +26,9 @@ def get(obj: Any, key: str, default: Any = None) -> Any:
     if isinstance(obj, Mapping):
         return obj.get(key, default)
     return default
+
+
+def sent_params(body: Mapping[str, Any], leave_out: frozenset[str]) -> dict[str, Any]:
+    """The request's parameters but ``leave_out``, without the SDKs' placeholders (``NotGiven``,
+    ``Omit``) for parameters the app left out: the SDK drops those before sending."""
+    return {k: v for k, v in body.items() if k not in leave_out and type(v).__name__ not in _PLACEHOLDERS}

@@ -125,6 +125,8 @@ def check(record: Any, stream: bool, want: dict[str, Any], content: list[dict[st
     assert record.provider == "anthropic" and record.operation == "chat"
     assert record.request_model == "claude-haiku-4-5" and record.is_stream == stream
     assert json.loads(record.request_json)["messages"] == ASK["messages"]
+    sent = {"model": ASK["model"], "max_tokens": ASK["max_tokens"], **({"stream": True} if stream else {})}
+    assert json.loads(record.request_params_json) == sent  # what was sent, not the SDK's placeholders
     for key, value in want.items():
         assert getattr(record, key) == value, key
     if not want.get("is_error"):

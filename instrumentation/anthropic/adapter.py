@@ -10,7 +10,7 @@ from opentelemetry.util.types import AttributeValue
 
 from .. import semconv
 from ..adapters import Accumulator, read_ids_and_usage
-from ..fields import get
+from ..fields import get, sent_params
 from ..messages import anthropic_block, anthropic_message, anthropic_parts
 from ..sidechannel import LLMCall
 from ..usage import anthropic_usage
@@ -58,7 +58,7 @@ class AnthropicAdapter:
         return attrs
 
     def request_params(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        params = {k: v for k, v in body.items() if k not in CONTENT_KEYS}
+        params = sent_params(body, CONTENT_KEYS)
         if body.get("tools"):
             params["tool_names"] = [get(t, "name") for t in body["tools"]]
         return params

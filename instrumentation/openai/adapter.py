@@ -10,7 +10,7 @@ from opentelemetry.util.types import AttributeValue
 
 from .. import semconv
 from ..adapters import Accumulator, read_ids_and_usage
-from ..fields import get
+from ..fields import get, sent_params
 from ..messages import openai_chat_message, openai_response_items
 from ..sidechannel import LLMCall
 from ..usage import openai_usage
@@ -85,7 +85,7 @@ class OpenAIAdapter:
         return attrs
 
     def request_params(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        params = {k: v for k, v in body.items() if k not in CONTENT_KEYS}
+        params = sent_params(body, CONTENT_KEYS)
         tools = body.get("tools")
         if tools:
             params["tool_names"] = [get(get(t, "function"), "name") or get(t, "name") or get(t, "type") for t in tools]
