@@ -35,6 +35,15 @@ class StreamCall:
         self.acc = acc
         self.events: list[Any] = []
 
+    def arrived(self, event: Any) -> None:
+        """One event on its way to the app: kept until the next fold."""
+        events = self.events
+        if not events:  # the first event, or the first since a fold: first_chunk keeps the earliest
+            self.pc.first_chunk()
+        events.append(event)
+        if len(events) >= FOLD:
+            self.fold()
+
     def fold(self) -> None:
         """Hand the held events to the accumulator (the list is reused)."""
         try:
@@ -54,50 +63,35 @@ class StreamCall:
             report_error("stream.complete", exc)
         self.pc.finish(error=error, incomplete=not exhausted and error is None)
 
+    def __enter__(self) -> StreamCall:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> None:
+        """How the watching generator ended: exhausted, closed or collected early, or raised
+        (``CancelledError`` included: the task was cancelled mid-stream)."""
+        if kind is None:
+            self.finish(exhausted=True)
+        elif issubclass(kind, GeneratorExit):
+            self.finish()
+        else:
+            self.finish(error=error)
+
     def __del__(self) -> None:  # the stream was dropped before its iterator ran
         self.finish()
 
 
 def _watched(iterator: Iterator[Any], state: StreamCall) -> Iterator[Any]:
-    events = state.events
-    first = True
-    try:
+    with state:
         for event in iterator:
-            if first:
-                state.pc.first_chunk()
-                first = False
-            events.append(event)
-            if len(events) >= FOLD:
-                state.fold()
+            state.arrived(event)
             yield event
-    except GeneratorExit:  # closed or collected before the end
-        state.finish()
-        raise
-    except BaseException as exc:
-        state.finish(error=exc)
-        raise
-    state.finish(exhausted=True)
 
 
 async def _watched_async(iterator: AsyncIterator[Any], state: StreamCall) -> AsyncIterator[Any]:
-    events = state.events
-    first = True
-    try:
+    with state:
         async for event in iterator:
-            if first:
-                state.pc.first_chunk()
-                first = False
-            events.append(event)
-            if len(events) >= FOLD:
-                state.fold()
+            state.arrived(event)
             yield event
-    except GeneratorExit:
-        state.finish()
-        raise
-    except BaseException as exc:  # CancelledError included: the task was cancelled mid-stream
-        state.finish(error=exc)
-        raise
-    state.finish(exhausted=True)
 
 
 def watch(stream: Any, pc: ProviderCall, acc: Accumulator, is_async: bool) -> Any:
