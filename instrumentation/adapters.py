@@ -10,16 +10,32 @@ from typing import Any, Protocol
 
 from opentelemetry.util.types import AttributeValue
 
-from .fields import get
+from .fields import fields_of
+from .semconv import GEN_AI_REQUEST_MODEL
 from .sidechannel import LLMCall
 from .usage import Usage
 
 
+def scalar_attributes(body: Mapping[str, Any], scalars: Mapping[str, str]) -> dict[str, AttributeValue]:
+    """``gen_ai.request.model`` and the numeric parameters (``scalars``: key → attribute) the
+    request sets; only keys present are visited (the SDKs fill the rest with placeholders)."""
+    attrs: dict[str, AttributeValue] = {}
+    model = body.get("model")
+    if model:
+        attrs[GEN_AI_REQUEST_MODEL] = str(model)
+    for key in scalars.keys() & body.keys():
+        value = body[key]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            attrs[scalars[key]] = value
+    return attrs
+
+
 def read_ids_and_usage(call: LLMCall, data: Any, usage: Callable[[Any], Usage | None]) -> None:
     """The fields every provider's response shares: id, model and usage (kept if absent)."""
-    call.response_id = get(data, "id") or call.response_id
-    call.response_model = get(data, "model") or call.response_model
-    call.usage = usage(get(data, "usage")) or call.usage
+    fields = fields_of(data)
+    call.response_id = fields.get("id") or call.response_id
+    call.response_model = fields.get("model") or call.response_model
+    call.usage = usage(fields.get("usage")) or call.usage
 
 
 class Accumulator(Protocol):

@@ -88,7 +88,8 @@ class BatchWorker:
 
     def _reset(self) -> None:
         self._cond = threading.Condition(threading.Lock())
-        self._items: deque[tuple[Any, int]] = deque()
+        self._items: deque[Any] = deque()
+        self._sizes: deque[int] = deque()  # beside the items, not paired in a tuple per item
         self._bytes = 0
         self._accepted = 0
         self._taken = 0
@@ -131,7 +132,8 @@ class BatchWorker:
             elif self._bytes + size > self.max_queue_bytes:
                 reason = "queue_full"
             else:
-                self._items.append((item, size))
+                self._items.append(item)
+                self._sizes.append(size)
                 self._bytes += size
                 self._accepted += 1
                 if len(self._items) >= self.batch_max_rows or self._bytes >= self.batch_max_bytes:
@@ -158,11 +160,11 @@ class BatchWorker:
         batch: list[Any] = []
         size = 0
         while self._items and len(batch) < self.batch_max_rows:
-            item, item_size = self._items[0]
+            item_size = self._sizes[0]
             if batch and size + item_size > self.batch_max_bytes:
                 break
-            self._items.popleft()
-            batch.append(item)
+            self._sizes.popleft()
+            batch.append(self._items.popleft())
             size += item_size
         self._bytes -= size
         return batch
@@ -247,8 +249,9 @@ class BatchWorker:
         for thread in pool:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         with self._cond:
-            left = [item for item, _ in self._items]
+            left = list(self._items)
             self._items.clear()
+            self._sizes.clear()
             self._bytes = 0
             stuck = [batch for _, batch in sorted(self._in_flight.values(), key=lambda flight: flight[0])]
             left = [item for batch in stuck for item in batch] + left  # writes still hanging at the deadline

@@ -13,9 +13,9 @@ import asyncio
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
-from opentelemetry.trace import Span, SpanKind, Tracer
+from opentelemetry.trace import Span, SpanContext, SpanKind, Tracer
 from opentelemetry.util.types import AttributeValue
 
 from . import context, genai_metrics, runtime, semconv, sidechannel
@@ -39,6 +39,40 @@ def _size(attributes: Mapping[str, AttributeValue]) -> int:
     return len(repr(attributes))
 
 
+class Endpoint:
+    """One provider endpoint's ``server.*`` span attributes, and the GenAI metric attribute sets
+    seen for it. Each set is built once and shared: a call's measurements wait for the next
+    metric collection, and a dict per call would be one more object for the garbage collector."""
+
+    __slots__ = ("_metric_sets", "attributes", "provider")
+    MAX_SETS: Final = 1024
+
+    def __init__(self, provider: str, attributes: dict[str, AttributeValue]) -> None:
+        self.provider = provider
+        self.attributes = attributes
+        self._metric_sets: dict[tuple[str, str | None, str | None, str | None], dict[str, AttributeValue]] = {}
+
+    def metric_attributes(
+        self, operation: str, request_model: str | None, response_model: str | None, error_type: str | None
+    ) -> dict[str, AttributeValue]:
+        key = (operation, request_model, response_model, error_type)
+        found = self._metric_sets.get(key)
+        if found is None:
+            found = {semconv.GEN_AI_OPERATION_NAME: operation, semconv.GEN_AI_PROVIDER_NAME: self.provider}
+            found.update(self.attributes)
+            for name, value in (
+                (semconv.GEN_AI_REQUEST_MODEL, request_model),
+                (semconv.GEN_AI_RESPONSE_MODEL, response_model),
+                (semconv.ERROR_TYPE, error_type),
+            ):
+                if value:
+                    found[name] = value
+            if len(self._metric_sets) >= self.MAX_SETS:  # many models or errors: start over, stay bounded
+                self._metric_sets.clear()
+            self._metric_sets[key] = found
+        return found
+
+
 class ProviderCall:
     """The span and side-channel record of one logical call (retries included)."""
 
@@ -51,19 +85,17 @@ class ProviderCall:
         "capture",
         "content",
         "ended",
+        "endpoint",
         "http_response",
-        "metric_attributes",
         "span",
         "start_ns",
     )
 
-    def __init__(
-        self, adapter: Adapter, span: Span, call: LLMCall, metric_attributes: dict[str, Any], capture: bool
-    ) -> None:
+    def __init__(self, adapter: Adapter, span: Span, call: LLMCall, endpoint: Endpoint, capture: bool) -> None:
         self.adapter = adapter
         self.span = span
         self.call = call
-        self.metric_attributes = metric_attributes
+        self.endpoint = endpoint
         self.capture = capture
         self.start_ns = time.time_ns()
         self.ended = False
@@ -81,14 +113,14 @@ class ProviderCall:
         operation: str,
         body: Mapping[str, Any],
         stream: bool,
-        server: Mapping[str, AttributeValue],
+        endpoint: Endpoint,
     ) -> ProviderCall:
         """Open the span for one call with everything known before it is sent."""
         model = body.get("model")
         attributes: dict[str, AttributeValue] = {
             semconv.GEN_AI_OPERATION_NAME: operation,
             semconv.GEN_AI_PROVIDER_NAME: adapter.provider,
-            **server,
+            **endpoint.attributes,
             **adapter.request_attributes(operation, body),
         }
         if stream:
@@ -104,18 +136,12 @@ class ProviderCall:
             operation=operation,
             request_model=model if model else None,
             is_stream=stream,
-            request_params=adapter.request_params(body) if recording and sidechannel.wanted() else {},
             context=ctx,
         )
+        if recording and sidechannel.wanted():  # a copy: the parameters are picked on the writer thread
+            call.request_params, call.params_of = dict(body), adapter.request_params
         capture = recording and runtime.active.settings.capture_content
-        metric_attributes = {
-            semconv.GEN_AI_OPERATION_NAME: operation,
-            semconv.GEN_AI_PROVIDER_NAME: adapter.provider,
-            **server,
-        }
-        if model:
-            metric_attributes[semconv.GEN_AI_REQUEST_MODEL] = model
-        pc = cls(adapter, span, call, metric_attributes, capture)
+        pc = cls(adapter, span, call, endpoint, capture)
         if capture:  # converted now (the app may change its messages later), set at the end
             try:
                 pc.budget = new_budget(_size(attributes))
@@ -157,14 +183,13 @@ class ProviderCall:
             attributes[semconv.GEN_AI_RESPONSE_ID] = call.response_id
         if call.response_model:
             attributes[semconv.GEN_AI_RESPONSE_MODEL] = call.response_model
-            self.metric_attributes[semconv.GEN_AI_RESPONSE_MODEL] = call.response_model
         if incomplete:
             call.incomplete = True
             attributes[semconv.LLMTEL_STREAM_INCOMPLETE] = True
             if not call.finish_reasons:
-                call.finish_reasons = ["incomplete"]
+                call.finish_reasons = ("incomplete",)
         if call.finish_reasons:
-            attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = tuple(call.finish_reasons)
+            attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = tuple(call.finish_reasons)  # no copy if one
         usage = call.usage
         if usage is not None:
             for key, value in (
@@ -192,8 +217,9 @@ class ProviderCall:
             mark_dropped(span, self.budget)
         if error is not None:
             self._record_failure(error)
-        self._record_metrics(end_ns, error)
-        sidechannel.hand_over(span.get_span_context().span_id, call)
+        span_context = span.get_span_context()
+        self._record_metrics(end_ns, error, span_context)
+        sidechannel.hand_over(span_context.span_id, call)
 
     def _record_failure(self, error: BaseException) -> None:
         record_error(self.span, error)
@@ -212,11 +238,11 @@ class ProviderCall:
             message = type(error).__name__
         self.call.error_message = message[:4096]
 
-    def _record_metrics(self, end_ns: int, error: BaseException | None) -> None:
-        attrs = self.metric_attributes
-        if error is not None:
-            attrs = {**attrs, semconv.ERROR_TYPE: type(error).__qualname__}
+    def _record_metrics(self, end_ns: int, error: BaseException | None, span_context: SpanContext) -> None:
         call, usage = self.call, self.call.usage
+        attrs = self.endpoint.metric_attributes(
+            call.operation, call.request_model, call.response_model, None if error is None else type(error).__qualname__
+        )
         start = self.start_ns
         genai_metrics.record_call(
             (
@@ -225,6 +251,6 @@ class ProviderCall:
                 None if usage is None else usage.input_tokens,
                 None if usage is None else usage.output_tokens,
                 attrs,
-                self.span.get_span_context(),
+                span_context,
             )
         )

@@ -19,11 +19,10 @@ from typing import Any
 import wrapt
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import Tracer
-from opentelemetry.util.types import AttributeValue
 
 from . import semconv
 from .adapters import Adapter
-from .calls import ProviderCall
+from .calls import Endpoint, ProviderCall
 from .selftelemetry import report_error
 from .streams import watch
 
@@ -32,9 +31,9 @@ _current: contextvars.ContextVar[ProviderCall | None] = contextvars.ContextVar("
 WrapperFn = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
-def _server(url: Any) -> dict[str, AttributeValue]:
+def _endpoint(provider: str, url: Any) -> Endpoint:
     port = url.port or (443 if url.scheme == "https" else 80)
-    return {semconv.SERVER_ADDRESS: url.host, semconv.SERVER_PORT: port}
+    return Endpoint(provider, {semconv.SERVER_ADDRESS: url.host, semconv.SERVER_PORT: port})
 
 
 def _body_read(raw: Any) -> bytes | None:
@@ -60,7 +59,7 @@ class ClientInstrumentation:
         self.stream_type = stream_type
         self.async_stream_type = async_stream_type
         self.raw_types = raw_types
-        self._server: tuple[Any, dict[str, AttributeValue]] = (None, {})  # the last base_url and its attributes
+        self._endpoint: tuple[Any, Endpoint] = (None, Endpoint(adapter.provider, {}))  # the last base_url's
 
     def _begin(self, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> ProviderCall | None:
         if not is_instrumentation_enabled():
@@ -72,19 +71,19 @@ class ClientInstrumentation:
                 return None
             body = options.json_data if isinstance(options.json_data, dict) else {}
             stream = bool(kwargs.get("stream", args[2] if len(args) > 2 else False))
-            return ProviderCall.start(self.tracer, self.adapter, operation, body, stream, self._server_of(client))
+            return ProviderCall.start(self.tracer, self.adapter, operation, body, stream, self._endpoint_of(client))
         except Exception as exc:
             report_error(f"{self.adapter.provider}.request.start", exc)
             return None
 
-    def _server_of(self, client: Any) -> dict[str, AttributeValue]:
-        """server.* attributes; httpx computes URL parts on every access, so the last is kept."""
+    def _endpoint_of(self, client: Any) -> Endpoint:
+        """The client's endpoint; httpx computes URL parts on every access, so the last is kept."""
         url = client.base_url
-        last, attributes = self._server
+        last, endpoint = self._endpoint
         if url is not last:
-            attributes = _server(url)
-            self._server = (url, attributes)
-        return attributes
+            endpoint = _endpoint(self.adapter.provider, url)
+            self._endpoint = (url, endpoint)
+        return endpoint
 
     def settle(self, pc: ProviderCall, result: Any) -> Any:
         """What the app gets back: the SDK's own object, proxied when it is read later."""

@@ -32,3 +32,17 @@ def sent_params(body: Mapping[str, Any], leave_out: frozenset[str]) -> dict[str,
     """The request's parameters but ``leave_out``, without the SDKs' placeholders (``NotGiven``,
     ``Omit``) for parameters the app left out: the SDK drops those before sending."""
     return {k: v for k, v in body.items() if k not in leave_out and type(v).__name__ not in _PLACEHOLDERS}
+
+
+def fields_of(obj: Any) -> Mapping[str, Any]:
+    """Every field of ``obj`` as a mapping, for reading several at C speed: a dict as it is, an
+    SDK (pydantic) model's field dict with any extra fields it kept, ``{}`` for None."""
+    if type(obj) is dict:
+        return obj
+    if obj is None:
+        return {}
+    values = getattr(obj, "__dict__", None)
+    if values is None:
+        return obj if isinstance(obj, Mapping) else {}
+    extra = getattr(obj, "__pydantic_extra__", None)
+    return {**values, **extra} if extra else values

@@ -94,6 +94,9 @@ class ProviderTraceProcessor(SpanProcessor):
         self._sink = sink
         self._active = True
         self._service_names: dict[int, str | None] = {}
+        # one bound method for every PendingTrace: a closure per call would be five more objects
+        # each call leaves to the garbage collector until the writer takes them
+        self._build_pending = self._build_or_count
         sidechannel.set_consumer(True)
 
     @property
@@ -126,7 +129,7 @@ class ProviderTraceProcessor(SpanProcessor):
             return
         try:
             if getattr(sink, "builds_pending", False):  # build on the sink's thread, not the app's
-                sink.offer(PendingTrace(lambda: self._build_or_count(span, call), _pending_size(call)))  # type: ignore[arg-type]
+                sink.offer(PendingTrace(self._build_pending, span, call, _pending_size(call)))  # type: ignore[arg-type]
                 return
             record = self._build_or_count(span, call)
             if record is not None:
@@ -237,7 +240,9 @@ class ProviderTraceProcessor(SpanProcessor):
             response_json=response_json,
             request_bytes=request_bytes,
             response_bytes=response_bytes,
-            request_params_json=encode(call.request_params),
+            request_params_json=encode(
+                call.request_params if call.params_of is None else call.params_of(call.request_params)
+            ),
         )
 
     def shutdown(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(slots=True)
@@ -63,18 +63,36 @@ class PendingTrace:
     """A provider trace that a background sink builds on its own thread, so the request path
     only enqueues the finished span. ``build`` returns None when building failed (counted)."""
 
-    build: Callable[[], ProviderTrace | None]
+    builder: Callable[[Any, Any], ProviderTrace | None]  # (span, call) → the record
+    span: Any
+    call: Any
     size: int
 
     def approx_bytes(self) -> int:
         return self.size
 
+    def build(self) -> ProviderTrace | None:
+        return self.builder(self.span, self.call)
 
-def built(items: Iterable[ProviderTrace | PendingTrace]) -> list[ProviderTrace]:
-    """The traces of a batch, pending ones built now (on the sink's thread)."""
-    out = []
-    for item in items:
+
+class Payload(NamedTuple):
+    """An offloaded value a sink stores under its sha256 (per org)."""
+
+    sha256: str
+    data: bytes
+    org_id: str | None
+
+
+def split(batch: Iterable[ProviderTrace | PendingTrace | Payload]) -> tuple[list[ProviderTrace], list[Payload]]:
+    """A sink's batch as its traces, pending ones built now (on the sink's thread), and its
+    payloads. Items are queued as they are, not tagged: one object less per call to collect."""
+    traces: list[ProviderTrace] = []
+    payloads: list[Payload] = []
+    for item in batch:
+        if isinstance(item, Payload):
+            payloads.append(item)
+            continue
         trace = item.build() if isinstance(item, PendingTrace) else item
         if trace is not None:
-            out.append(trace)
-    return out
+            traces.append(trace)
+    return traces, payloads

@@ -9,6 +9,7 @@ reaches the OTLP exporter.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -29,12 +30,15 @@ class LLMCall:
     request_model: str | None = None
     is_stream: bool = False
     request: Any = None
-    request_params: dict[str, Any] = field(default_factory=dict)
+    request_params: Mapping[str, Any] = field(default_factory=dict)
+    # When set, ``request_params`` is the body as sent and this picks the parameters from it
+    # where the record is built (the writer thread), not on the request path.
+    params_of: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
     response: Any = None
     usage: Usage | None = None
     response_id: str | None = None
     response_model: str | None = None
-    finish_reasons: list[str] = field(default_factory=list)
+    finish_reasons: Sequence[str] = ()  # a tuple: it is also the span attribute, not a copy
     first_chunk_ns: int | None = None
     error_type: str | None = None
     error_message: str | None = None

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from typing import Any, Protocol, runtime_checkable
 
 from .batching import BatchWorker
-from .records import PendingTrace, ProviderTrace, built
+from .records import Payload, PendingTrace, ProviderTrace, split
 
 
 @runtime_checkable
@@ -85,14 +85,13 @@ class JsonlSink(BatchWorker):
         os.makedirs(directory, exist_ok=True)
 
     def offer(self, trace: ProviderTrace | PendingTrace) -> bool:
-        return self.enqueue(("trace", trace), trace.approx_bytes())
+        return self.enqueue(trace, trace.approx_bytes())
 
     def offer_payload(self, sha256: str, data: bytes, org_id: str | None = None) -> bool:
-        return self.enqueue(("payload", (sha256, data, org_id)), len(data) + 64)
+        return self.enqueue(Payload(sha256, data, org_id), len(data) + 64)
 
     def write_batch(self, batch: list[Any]) -> None:
-        traces = built(item for kind, item in batch if kind == "trace")
-        payloads = [item for kind, item in batch if kind == "payload"]
+        traces, payloads = split(batch)
         if traces:
             with open(os.path.join(self.directory, "traces.jsonl"), "a", encoding="utf-8") as f:
                 for trace in traces:

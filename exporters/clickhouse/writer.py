@@ -18,7 +18,7 @@ from typing import Any
 
 from llmtel.instrumentation.batching import BatchWorker, dropped, replayed, retried, spooled, written
 from llmtel.instrumentation.config import Settings
-from llmtel.instrumentation.records import PendingTrace, ProviderTrace, built
+from llmtel.instrumentation.records import Payload, PendingTrace, ProviderTrace, split
 from llmtel.instrumentation.selftelemetry import logger, report_error
 
 from . import schema
@@ -108,10 +108,10 @@ class ClickHouseWriter(BatchWorker):
 
     # -- request path -------------------------------------------------------------------
     def offer(self, trace: ProviderTrace | PendingTrace) -> bool:
-        return self.enqueue(("traces", trace), trace.approx_bytes())
+        return self.enqueue(trace, trace.approx_bytes())
 
     def offer_payload(self, sha256: str, data: bytes, org_id: str | None = None) -> bool:
-        return self.enqueue(("payloads", (sha256, data, org_id)), len(data) + 128)
+        return self.enqueue(Payload(sha256, data, org_id), len(data) + 128)
 
     # -- worker thread ------------------------------------------------------------------
     def write_batch(self, batch: list[Any]) -> None:
@@ -137,9 +137,10 @@ class ClickHouseWriter(BatchWorker):
 
     @staticmethod
     def _parts(batch: list[Any]) -> list[Part]:
-        traces = [trace_row(trace) for trace in built(item for kind, item in batch if kind == "traces")]
+        built, offloaded = split(batch)
+        traces = [trace_row(trace) for trace in built]
         now = datetime.datetime.now(datetime.timezone.utc)
-        unique = {(item[2], item[0]): item[1] for kind, item in batch if kind == "payloads"}
+        unique = {(p.org_id, p.sha256): p.data for p in offloaded}
         payloads = [payload_row(org, sha, data, now) for (org, sha), data in unique.items()]
         parts: list[Part] = []
         if payloads:  # payloads first: a trace never points at a payload that is not stored yet

@@ -9,19 +9,19 @@ from typing import Any, Final
 from opentelemetry.util.types import AttributeValue
 
 from .. import semconv
-from ..adapters import Accumulator, read_ids_and_usage
-from ..fields import get, sent_params
+from ..adapters import Accumulator, read_ids_and_usage, scalar_attributes
+from ..fields import fields_of, get, sent_params
 from ..messages import anthropic_block, anthropic_message, anthropic_parts
 from ..sidechannel import LLMCall
 from ..usage import anthropic_usage
 
 CONTENT_KEYS: Final = frozenset({"messages", "system", "tools"})
-_SCALARS: Final = (
-    ("max_tokens", semconv.GEN_AI_REQUEST_MAX_TOKENS),
-    ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
-    ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
-    ("top_k", semconv.GEN_AI_REQUEST_TOP_K),
-)
+_SCALARS: Final = {
+    "max_tokens": semconv.GEN_AI_REQUEST_MAX_TOKENS,
+    "temperature": semconv.GEN_AI_REQUEST_TEMPERATURE,
+    "top_p": semconv.GEN_AI_REQUEST_TOP_P,
+    "top_k": semconv.GEN_AI_REQUEST_TOP_K,
+}
 _DELTA_FIELDS: Final = {  # content_block_delta type → (block field it extends, delta field)
     "text_delta": ("text", "text"),
     "thinking_delta": ("thinking", "thinking"),
@@ -45,19 +45,14 @@ class AnthropicAdapter:
         return "chat" if path.split("?", 1)[0].endswith("/v1/messages") else None
 
     def request_attributes(self, operation: str, body: Mapping[str, Any]) -> dict[str, AttributeValue]:
-        attrs: dict[str, AttributeValue] = {}
-        if body.get("model"):
-            attrs[semconv.GEN_AI_REQUEST_MODEL] = str(body["model"])
-        for key, attr in _SCALARS:
-            value = body.get(key)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                attrs[attr] = value
+        attrs = scalar_attributes(body, _SCALARS)
         stop = body.get("stop_sequences")
         if isinstance(stop, list) and stop:
             attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = tuple(str(s) for s in stop)
         return attrs
 
-    def request_params(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    @staticmethod  # no bound method per call: the call record keeps it until the writer runs
+    def request_params(body: Mapping[str, Any]) -> dict[str, Any]:
         params = sent_params(body, CONTENT_KEYS)
         if body.get("tools"):
             params["tool_names"] = [get(t, "name") for t in body["tools"]]
@@ -77,15 +72,14 @@ class AnthropicAdapter:
         if data is None:
             return
         read_ids_and_usage(call, data, anthropic_usage)
-        reason = get(data, "stop_reason")
+        reason = fields_of(data).get("stop_reason")
         if reason:
-            call.finish_reasons = [str(reason)]
+            call.finish_reasons = (str(reason),)
 
     def output_messages(self, call: LLMCall, data: Any) -> list[dict[str, Any]]:
-        if isinstance(data, (bytes, bytearray)):
-            data = json.loads(data)
-        parts = [anthropic_block(b) for b in get(data, "content") or []]
-        return [{"role": "assistant", "parts": parts, "finish_reason": get(data, "stop_reason")}]
+        fields = fields_of(json.loads(data) if isinstance(data, (bytes, bytearray)) else data)
+        parts = [anthropic_block(b) for b in fields.get("content") or []]
+        return [{"role": "assistant", "parts": parts, "finish_reason": fields.get("stop_reason")}]
 
     def accumulator(self, operation: str) -> Accumulator:
         return AnthropicStreamAccumulator()

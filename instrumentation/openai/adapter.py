@@ -9,7 +9,7 @@ from typing import Any, Final
 from opentelemetry.util.types import AttributeValue
 
 from .. import semconv
-from ..adapters import Accumulator, read_ids_and_usage
+from ..adapters import Accumulator, read_ids_and_usage, scalar_attributes
 from ..fields import get, sent_params
 from ..messages import openai_chat_message, openai_response_items
 from ..sidechannel import LLMCall
@@ -72,19 +72,13 @@ class OpenAIAdapter:
         return None
 
     def request_attributes(self, operation: str, body: Mapping[str, Any]) -> dict[str, AttributeValue]:
-        attrs: dict[str, AttributeValue] = {}
-        model = body.get("model")
-        if model:
-            attrs[semconv.GEN_AI_REQUEST_MODEL] = str(model)
-        for key in _SCALARS.keys() & body.keys():  # only the parameters this request sets
-            value = body[key]
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                attrs[_SCALARS[key]] = value
+        attrs = scalar_attributes(body, _SCALARS)
         if not _OTHER_PARAMS.isdisjoint(body):
             _other_request_attributes(attrs, operation, body)
         return attrs
 
-    def request_params(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    @staticmethod  # no bound method per call: the call record keeps it until the writer runs
+    def request_params(body: Mapping[str, Any]) -> dict[str, Any]:
         params = sent_params(body, CONTENT_KEYS)
         tools = body.get("tools")
         if tools:
@@ -113,10 +107,10 @@ class OpenAIAdapter:
             incomplete = get(get(data, "incomplete_details"), "reason")
             status = get(data, "status")
             if incomplete or status:
-                call.finish_reasons = [str(incomplete or status)]
+                call.finish_reasons = (str(incomplete or status),)
         else:
             reasons = [get(c, "finish_reason") for c in get(data, "choices") or []]
-            call.finish_reasons = [str(r) for r in reasons if r]
+            call.finish_reasons = tuple(str(r) for r in reasons if r)
 
     def output_messages(self, call: LLMCall, data: Any) -> list[dict[str, Any]]:
         if isinstance(data, (bytes, bytearray)):
@@ -237,7 +231,7 @@ class OpenAIStreamAccumulator:
                 "status": "incomplete",
                 "output": output,
             }
-            call.finish_reasons = []
+            call.finish_reasons = ()
             return
         choices = []
         for index in sorted(self.choices):
