@@ -89,12 +89,19 @@ _fast = _FastEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 _plain = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
+# The C encoder with the options of ``_fast``, made once: without a markers dict it keeps no
+# state, so every thread can share it. It then has no cycle check: a cycle ends in
+# RecursionError at the recursion limit, and ``encode`` takes the sanitising walk, which marks it.
+_FAST_OPTIONS: Final = (None, _convert, encode_basestring, None, ":", ",", False, False, False)
+_c_fast = None if c_make_encoder is None else c_make_encoder(*_FAST_OPTIONS)
+
+
 def _encode_fast(value: Any) -> str:
-    """``_fast.encode`` without its Python wrappers: the C encoder straight away (same options,
-    a fresh cycle check per value); ``json`` without its C part takes the wrapped route."""
-    if c_make_encoder is None:
+    """``_fast.encode`` without its Python wrappers or its per-container cycle bookkeeping;
+    ``json`` without its C part takes the wrapped route."""
+    if _c_fast is None:
         return _fast.encode(value)
-    return "".join(c_make_encoder({}, _convert, encode_basestring, None, ":", ",", False, False, False)(value, 0))
+    return "".join(_c_fast(value, 0))
 
 
 def sanitize(value: Any, _depth: int = 0, _stack: set[int] | None = None) -> Any:
