@@ -10,7 +10,7 @@ from opentelemetry.util.types import AttributeValue
 
 from .. import semconv
 from ..adapters import Accumulator, read_ids_and_usage, scalar_attributes
-from ..fields import get, sent_params
+from ..fields import fields_of, get, sent_params
 from ..messages import openai_chat_message, openai_response_items
 from ..sidechannel import LLMCall
 from ..usage import openai_usage
@@ -246,7 +246,7 @@ class OpenAIStreamAccumulator:
                 ]
             choices.append({"index": index, "message": message, "finish_reason": slot["finish_reason"]})
         response: dict[str, Any] = {**self.head, "choices": choices}
-        if self.usage is not None:
-            response["usage"] = self.usage
+        if self.usage is not None:  # the fields, not the model: one object for the writer, not three
+            response["usage"] = fields_of(self.usage)
         call.response = response
         adapter.read_response(call, response)
