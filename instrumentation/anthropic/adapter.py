@@ -28,13 +28,7 @@ _DELTA_FIELDS: Final = {  # content_block_delta type → (block field it extends
     "signature_delta": ("signature", "signature"),
     "input_json_delta": ("input", "partial_json"),
 }
-_ANY_BLOCK_FIELDS: Final = ("id", "name", "text", "thinking", "input")
-_BLOCK_FIELDS: Final = {  # what a content_block_start carries, per block type (a miss costs pydantic an error)
-    "text": ("text",),
-    "thinking": ("thinking",),
-    "tool_use": ("id", "name", "input"),
-    "server_tool_use": ("id", "name", "input"),
-}
+_BLOCK_FIELDS: Final = ("id", "name", "text", "thinking", "input")  # what a content_block_start carries
 USAGE_KEYS: Final = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 
 
@@ -95,51 +89,53 @@ class AnthropicStreamAccumulator:
         self.parts: dict[tuple[int, str], list[str]] = {}  # (block index, block field) → deltas
 
     def add_all(self, events: list[Any]) -> None:
+        """Each event's field dict is read once: a dict lookup per field, where an attribute
+        read on the SDK model runs pydantic's ``__getattr__`` for every miss."""
+        parts = self.parts
         for event in events:
-            kind = get(event, "type")
+            fields = fields_of(event)
+            kind = fields.get("type")
             if kind == "content_block_delta":  # most events
-                self._add_delta(get(event, "index") or 0, get(event, "delta"))
+                delta = fields_of(fields.get("delta"))
+                field = _DELTA_FIELDS.get(delta.get("type"))
+                if field is not None:
+                    block_key, delta_key = field
+                    parts.setdefault((fields.get("index") or 0, block_key), []).append(delta.get(delta_key) or "")
             else:
-                self._add(kind, event)
+                self._add(kind, fields)
 
-    def _add(self, kind: Any, event: Any) -> None:
+    def _add(self, kind: Any, fields: Mapping[str, Any]) -> None:
         if kind == "message_start":
-            message = get(event, "message")
+            message = fields_of(fields.get("message"))
             self.message = {
-                "id": get(message, "id"),
+                "id": message.get("id"),
                 "type": "message",
                 "role": "assistant",
-                "model": get(message, "model"),
+                "model": message.get("model"),
                 "stop_reason": None,
                 "stop_sequence": None,
             }
-            self._merge_usage(get(message, "usage"))
+            self._merge_usage(message.get("usage"))
         elif kind == "content_block_start":
-            block = get(event, "content_block")
-            index = get(event, "index") or 0
-            block_type = get(block, "type")
-            entry: dict[str, Any] = {"type": block_type}
-            for key in _BLOCK_FIELDS.get(block_type, _ANY_BLOCK_FIELDS):
-                value = get(block, key)
+            block = fields_of(fields.get("content_block"))
+            entry: dict[str, Any] = {"type": block.get("type")}
+            for key in _BLOCK_FIELDS:
+                value = block.get(key)
                 if value is not None:
                     entry[key] = value
-            self.blocks[index] = entry
+            self.blocks[fields.get("index") or 0] = entry
         elif kind == "message_delta":
-            delta = get(event, "delta")
+            delta = fields_of(fields.get("delta"))
             for key in ("stop_reason", "stop_sequence"):
-                if get(delta, key) is not None:
-                    self.message[key] = get(delta, key)
-            self._merge_usage(get(event, "usage"))
-
-    def _add_delta(self, index: int, delta: Any) -> None:
-        field = _DELTA_FIELDS.get(get(delta, "type"))
-        if field is not None:
-            block_key, delta_key = field
-            self.parts.setdefault((index, block_key), []).append(get(delta, delta_key) or "")
+                value = delta.get(key)
+                if value is not None:
+                    self.message[key] = value
+            self._merge_usage(fields.get("usage"))
 
     def _merge_usage(self, usage: Any) -> None:
+        fields = fields_of(usage)
         for key in USAGE_KEYS:
-            value = get(usage, key)
+            value = fields.get(key)
             if value is not None:
                 self.usage[key] = value
 
