@@ -97,7 +97,7 @@ class AnthropicStreamAccumulator:
             kind = fields.get("type")
             if kind == "content_block_delta":  # most events
                 delta = fields_of(fields.get("delta"))
-                field = _DELTA_FIELDS.get(delta.get("type"))
+                field = _DELTA_FIELDS.get(delta.get("type", ""))
                 if field is not None:
                     block_key, delta_key = field
                     parts.setdefault((fields.get("index") or 0, block_key), []).append(delta.get(delta_key) or "")
