@@ -252,14 +252,7 @@ def main() -> None:
         return
     server = serve()
     store = tempfile.mkdtemp(prefix="llmtel-bench-")
-    env = {
-        **os.environ,
-        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "SPAN_ONLY",  # the spec's value; v2 ignores "true"
-        "TRACELOOP_TRACE_CONTENT": "true",
-        "ANTHROPIC_OPEN_TELEMETRY": "false",  # the SDK's own spans would make "none" no baseline
-        "LLMTEL_CLICKHOUSE_URL": os.environ.get("LLMTEL_CLICKHOUSE_URL", f"chdb://{store}/chdb"),
-        "LLMTEL_SPOOL_DIR": f"{store}/spool",
-    }
+    env = bench_env(store)
     if args.span_bytes:
         span_bytes(server.url, {**env, "BENCH_SPAN_BYTES": "1"}, store)
         server.close()
@@ -290,13 +283,25 @@ def main() -> None:
     report(samples, args.json)
 
 
+def bench_env(store: str) -> dict[str, str]:
+    """The children's environment: content capture on for every variant, llmtel's store in ``store``."""
+    return {
+        **os.environ,
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "SPAN_ONLY",  # the spec's value; v2 ignores "true"
+        "TRACELOOP_TRACE_CONTENT": "true",
+        "ANTHROPIC_OPEN_TELEMETRY": "false",  # the SDK's own spans would make "none" no baseline
+        "LLMTEL_CLICKHOUSE_URL": os.environ.get("LLMTEL_CLICKHOUSE_URL", f"chdb://{store}/chdb"),
+        "LLMTEL_SPOOL_DIR": f"{store}/spool",
+    }
+
+
 def run_child(
-    variant: str, provider: str, url: str, env: dict[str, str], cwd: str, options: list[str]
+    variant: str, provider: str, url: str, env: dict[str, str], cwd: str, options: list[str], script: str = __file__
 ) -> dict[str, Any] | None:
-    """One child process for (variant, provider); its JSON result, or None (no such
-    instrumentation, or it failed: then its stderr is shown)."""
+    """One child process of ``script`` for (variant, provider); its JSON result, or None (no
+    such instrumentation, or it failed: then its stderr is shown)."""
     proc = subprocess.run(
-        [sys.executable, __file__, *options, "--child", variant, provider, url],
+        [sys.executable, script, *options, "--child", variant, provider, url],
         capture_output=True,
         text=True,
         env=env,

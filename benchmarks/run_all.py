@@ -6,6 +6,7 @@
 2. bench_providers.py     -- added CPU per LLM call vs uninstrumented and the peer
                              instrumentations (ratios), and the largest exported span for a 5 MB prompt
 3. bench_store.py         -- writer rows/s into embedded ClickHouse, compression, offer() cost
+4. bench_tail_latency.py  -- p99/p99.9/max wall per call and the full garbage collections behind them
 
 docs/performance.md holds one run's figures. Memory during a store outage is measured by
 tests/test_store_processes.py::test_store_down_for_a_minute_under_load (docs/reliability.md).
@@ -31,6 +32,7 @@ def main() -> int:
         ["bench_trace_method.py"],
         ["bench_providers.py", "--rounds", args.rounds, "--calls", args.calls],
         ["bench_store.py", "--rows", args.rows],
+        ["bench_tail_latency.py"],
     ]
     failed = 0
     for script, *options in runs:
