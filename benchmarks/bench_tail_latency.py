@@ -19,7 +19,6 @@ import json
 import os
 import statistics
 import tempfile
-import threading
 import time
 from typing import Any
 
@@ -37,15 +36,14 @@ def child(variant: str, provider: str, url: str, n: int, warmup_seconds: float, 
     if freeze:
         gc.freeze()
     full: list[float] = []
-    began: dict[int, float] = {}
+    began = [0.0]  # collections never overlap: they run one at a time, under the GIL
 
     def timed(phase: str, info: dict[str, Any]) -> None:
-        if info["generation"] != 2:
-            return
-        if phase == "start":
-            began[threading.get_ident()] = time.perf_counter()
-        elif threading.get_ident() in began:
-            full.append((time.perf_counter() - began.pop(threading.get_ident())) * 1e3)
+        if info["generation"] == 2:
+            if phase == "start":
+                began[0] = time.perf_counter()
+            else:
+                full.append((time.perf_counter() - began[0]) * 1e3)
 
     gc.callbacks.append(timed)
     wall = []
@@ -85,9 +83,10 @@ def main() -> None:
     store = tempfile.mkdtemp(prefix="llmtel-bench-")
     options = ["--calls", str(args.calls), "--warmup-seconds", str(args.warmup_seconds)]
     options += ["--freeze"] if args.freeze else []
+    env = bp.bench_env(store)
     print(f"{'variant':15} {'median':>8} {'p99':>8} {'p99.9':>8} {'max':>8} {'>20 ms':>7}  full collections (ms)")
     for variant in bp.VARIANTS:
-        r = bp.run_child(variant, args.provider, server.url, bp.bench_env(store), store, options, __file__)
+        r = bp.run_child(variant, args.provider, server.url, env, store, options, __file__)
         if r is not None:
             full = ", ".join(f"{ms:.0f}" for ms in r["full_collections"]) or "none"
             print(

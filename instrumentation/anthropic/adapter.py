@@ -89,8 +89,8 @@ class AnthropicStreamAccumulator:
         self.parts: dict[tuple[int, str], list[str]] = {}  # (block index, block field) → deltas
 
     def add_all(self, events: list[Any]) -> None:
-        """Each event's field dict is read once: a dict lookup per field, where an attribute
-        read on the SDK model runs pydantic's ``__getattr__`` for every miss."""
+        """Each event's field dict is read once, then a dict lookup per field: 10 to 15 % faster
+        than attribute reads on the SDK models (docs/performance.md)."""
         parts = self.parts
         for event in events:
             fields = fields_of(event)
