@@ -2,12 +2,14 @@
 
 The base of every sink that does I/O: ``enqueue`` is the only thing the request path
 calls, and it never blocks on I/O and never raises. Subclasses implement
-``write_batch``. Workers flush at exit and start fresh in a forked child.
+``write_batch``, and may ``prepare`` items soon after they arrive. Workers flush at exit
+and start fresh in a forked child.
 """
 
 from __future__ import annotations
 
 import atexit
+import itertools
 import os
 import sys
 import threading
@@ -56,7 +58,16 @@ _meter.create_observable_gauge(
 class BatchWorker:
     """Queue bounded by ``max_queue_bytes``; batches of at most ``batch_max_rows`` items or
     ``batch_max_bytes`` bytes, written at least every ``flush_interval`` seconds by ``threads``
-    threads (more than one lets a sink prepare a batch while another is in a GIL-free write)."""
+    threads (more than one lets a sink prepare a batch while another is in a GIL-free write).
+
+    A subclass that sets ``prepare_every`` has its items passed through ``prepare`` by the first
+    thread each time that many have arrived, well before the next write. That is for items
+    that hold many objects (a finished span, a call record): an item waiting a whole flush
+    interval outlives two garbage collections and is promoted to the oldest generation, and
+    enough such promotions set off a full collection on whichever thread trips it, usually
+    the app's. Prepared into plain values, the collector stops tracking them."""
+
+    prepare_every = 0  # items arrived before the first thread prepares them; 0: never
 
     def __init__(
         self,
@@ -92,7 +103,8 @@ class BatchWorker:
         self._sizes: deque[int] = deque()  # beside the items, not paired in a tuple per item
         self._bytes = 0
         self._accepted = 0
-        self._taken = 0
+        self._taken = 0  # the index of the first item in the queue, counted since the worker started
+        self._prepared_to = 0  # items before this index are prepared (or taken)
         self._flush_wanted = False
         self._stopping = False
         self._closed = False
@@ -138,6 +150,8 @@ class BatchWorker:
                 self._accepted += 1
                 if len(self._items) >= self.batch_max_rows or self._bytes >= self.batch_max_bytes:
                     self._cond.notify()
+                elif len(self._items) - self._prepared_to + self._taken == self.prepare_every:
+                    self._cond.notify_all()  # the first thread prepares; notify() might wake another
                 if not self._pool:
                     self._start()
                 reason = ""
@@ -156,6 +170,12 @@ class BatchWorker:
         """Every item accepted before this index is written (or given up on)."""
         return min((start for start, _ in self._in_flight.values()), default=self._taken)
 
+    def _unprepared(self) -> int:
+        return len(self._items) - (self._prepared_to - self._taken)
+
+    def _batch_due(self) -> bool:
+        return len(self._items) >= self.batch_max_rows or self._bytes >= self.batch_max_bytes
+
     def _take_batch(self) -> list[Any]:
         batch: list[Any] = []
         size = 0
@@ -169,30 +189,63 @@ class BatchWorker:
         self._bytes -= size
         return batch
 
-    def _run(self, idles: bool) -> None:
-        """One writer thread; only the first runs the ``idle`` hook, so idle work never races."""
+    def _wait(self, deadline: float, first: bool) -> bool:
+        """Under the lock, until a write is due (True) or, on the first thread, enough new
+        items wait to be prepared (False)."""
+        while not (self._stopping or self._flush_wanted or self._batch_due()):
+            if first and self.prepare_every and self._unprepared() >= self.prepare_every:
+                return False
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._cond.wait(remaining)
+        return True
+
+    def _prepare_new(self) -> None:
+        """Prepare the items that arrived since the last time, outside the lock (the request
+        path keeps enqueueing), then put each back where it now stands, unless a write took
+        it meanwhile (that write prepared it itself)."""
+        with self._cond:
+            start = self._prepared_to
+            chunk = list(itertools.islice(self._items, start - self._taken, None))
+            self._prepared_to = start + len(chunk)
+        try:
+            prepared = self.prepare(chunk)
+        except Exception as exc:  # they stay as they are; the write prepares them again
+            report_error(f"{self.name}.prepare", exc)
+            return
+        with self._cond:
+            first = start - self._taken  # where the chunk's first item is now; below 0: taken
+            for index in range(max(0, -first), len(prepared)):
+                self._items[first + index] = prepared[index]
+
+    def _run(self, first: bool) -> None:
+        """One writer thread; only the first prepares items and runs the ``idle`` hook, so
+        neither races with itself."""
         me = threading.get_ident()
+        deadline: float | None = None  # a fresh interval after each write or idle tick, not after preparing
         while True:
             with self._cond:
-                deadline = time.monotonic() + self.flush_interval
-                while not (self._stopping or self._flush_wanted) and (
-                    len(self._items) < self.batch_max_rows and self._bytes < self.batch_max_bytes
-                ):
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self._cond.wait(remaining)
-                batch = self._take_batch()
-                if batch:
-                    self._in_flight[me] = (self._taken, batch)
-                    self._taken += len(batch)
-                else:
-                    self._flush_wanted = False
-                    self._cond.notify_all()
-                    if self._stopping:
-                        return
+                if deadline is None:
+                    deadline = time.monotonic() + self.flush_interval
+                batch: list[Any] | None = None
+                if self._wait(deadline, first):
+                    deadline = None
+                    batch = self._take_batch()
+                    if batch:
+                        self._in_flight[me] = (self._taken, batch)
+                        self._taken += len(batch)
+                        self._prepared_to = max(self._prepared_to, self._taken)
+                    else:
+                        self._flush_wanted = False
+                        self._cond.notify_all()
+                        if self._stopping:
+                            return
+            if batch is None:
+                self._prepare_new()
+                continue
             if not batch:
-                if idles:
+                if first:
                     self._guarded("idle", self.idle)
                 continue
             if not self._guarded("write_batch", self.write_batch, batch):
@@ -213,8 +266,13 @@ class BatchWorker:
     def idle(self) -> None:
         """Runs on the worker thread after each ``flush_interval`` with nothing to write."""
 
+    def prepare(self, items: list[Any]) -> list[Any]:
+        """The items in the form they wait in, one for each, in order (``prepare_every``)."""
+        return items
+
     def write_batch(self, batch: list[Any]) -> None:
-        """Store ``batch``; runs on the worker thread. Raising counts the batch as dropped."""
+        """Store ``batch`` (prepared items, or some not yet); runs on the worker thread.
+        Raising counts the batch as dropped."""
         raise NotImplementedError
 
     def flush(self, timeout: float | None = None) -> bool:

@@ -41,8 +41,9 @@ def _size(attributes: Mapping[str, AttributeValue]) -> int:
 
 class Endpoint:
     """One provider endpoint's ``server.*`` span attributes, and the GenAI metric attribute sets
-    seen for it. Each set is built once and shared: a call's measurements wait for the next
-    metric collection, and a dict per call would be one more object for the garbage collector."""
+    seen for it. Each set is built once and shared, as (name, value) pairs: a call's
+    measurements wait for the next metric collection, and a tuple of plain values is one the
+    garbage collector stops tracking (a dict, even one of strings, keeps its tuple tracked)."""
 
     __slots__ = ("_metric_sets", "attributes", "provider")
     MAX_SETS: Final = 1024
@@ -50,26 +51,29 @@ class Endpoint:
     def __init__(self, provider: str, attributes: dict[str, AttributeValue]) -> None:
         self.provider = provider
         self.attributes = attributes
-        self._metric_sets: dict[tuple[str, str | None, str | None, str | None], dict[str, AttributeValue]] = {}
+        self._metric_sets: dict[tuple[str, str | None, str | None, str | None], genai_metrics.AttributePairs] = {}
 
     def metric_attributes(
         self, operation: str, request_model: str | None, response_model: str | None, error_type: str | None
-    ) -> dict[str, AttributeValue]:
+    ) -> genai_metrics.AttributePairs:
         key = (operation, request_model, response_model, error_type)
         found = self._metric_sets.get(key)
         if found is None:
-            found = {semconv.GEN_AI_OPERATION_NAME: operation, semconv.GEN_AI_PROVIDER_NAME: self.provider}
-            found.update(self.attributes)
+            pairs: dict[str, AttributeValue] = {
+                semconv.GEN_AI_OPERATION_NAME: operation,
+                semconv.GEN_AI_PROVIDER_NAME: self.provider,
+            }
+            pairs.update(self.attributes)
             for name, value in (
                 (semconv.GEN_AI_REQUEST_MODEL, request_model),
                 (semconv.GEN_AI_RESPONSE_MODEL, response_model),
                 (semconv.ERROR_TYPE, error_type),
             ):
                 if value:
-                    found[name] = value
+                    pairs[name] = value
             if len(self._metric_sets) >= self.MAX_SETS:  # many models or errors: start over, stay bounded
                 self._metric_sets.clear()
-            self._metric_sets[key] = found
+            found = self._metric_sets[key] = tuple(pairs.items())
         return found
 
 
@@ -251,6 +255,8 @@ class ProviderCall:
                 None if usage is None else usage.input_tokens,
                 None if usage is None else usage.output_tokens,
                 attrs,
-                span_context,
+                span_context.trace_id,
+                span_context.span_id,
+                int(span_context.trace_flags),
             )
         )

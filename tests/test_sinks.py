@@ -146,3 +146,54 @@ def test_shutdown_hands_every_hanging_batch_to_rescue() -> None:
     worker.shutdown(timeout=0.2)
     assert worker.rescued == [0]  # 1 and 2 were written by the other thread; 0 hangs
     worker.release.set()
+
+
+class PreparingWorker(BatchWorker):
+    """Two writer threads; items are prepared each 4 arrivals."""
+
+    prepare_every = 4
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__("llmtel-preparing-test", threads=2, **options)
+        self.written: list[Any] = []
+        self.lock = threading.Lock()
+
+    def prepare(self, items: list[Any]) -> list[Any]:
+        return [("prepared", item) for item in items]
+
+    def write_batch(self, batch: list[Any]) -> None:
+        with self.lock:
+            self.written.extend(batch)
+
+
+def test_items_wait_in_their_prepared_form() -> None:
+    worker = PreparingWorker(flush_interval=60)
+    for n in range(40):
+        assert worker.enqueue(n, 10)
+    deadline = time.monotonic() + 5
+    while not all(isinstance(item, tuple) for item in list(worker._items)) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert worker.flush(timeout=10)
+    assert worker.written == [("prepared", n) for n in range(40)]  # in order, each prepared once
+    worker.shutdown(timeout=5)
+
+
+def test_items_taken_while_being_prepared_are_each_written_once() -> None:
+    worker = PreparingWorker(batch_max_rows=50, flush_interval=0.02)  # writes keep taking items mid-preparation
+
+    def produce(first: int) -> None:
+        for n in range(first, first + 500):
+            assert worker.enqueue(n, 10)
+            if n % 50 == 0:
+                time.sleep(0.001)  # let the writer threads run between arrivals, as an app's I/O does
+
+    threads = [threading.Thread(target=produce, args=(k * 500,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert worker.flush(timeout=10)
+    unwrapped = [item[1] if isinstance(item, tuple) else item for item in worker.written]
+    assert sorted(unwrapped) == list(range(2000))  # nothing lost, nothing twice, prepared or not
+    assert any(isinstance(item, tuple) for item in worker.written)  # preparation did run alongside
+    worker.shutdown(timeout=5)

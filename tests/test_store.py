@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import hashlib
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,24 @@ def test_every_field_round_trips(store_url: str, make_writer: WriterFactory) -> 
         assert reader.get(full.id) == full
         assert reader.get(bare.id) == bare
         assert reader.by_trace(full.trace_id.upper()) == [full]
+
+
+def test_queued_traces_wait_as_rows_the_garbage_collector_does_not_track(
+    store_url: str, make_writer: WriterFactory
+) -> None:
+    writer = make_writer(store_url, flush_interval=60)  # no write while we look at the queue
+    traces = [full_trace() for _ in range(ClickHouseWriter.prepare_every)]
+    for trace in traces:
+        assert writer.offer(trace)
+    deadline = time.monotonic() + 10
+    while not all(type(item) is tuple for item in list(writer._items)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    gc.collect()  # a collection stops tracking tuples of plain values: the tags and reasons first,
+    gc.collect()  # then the rows that hold them (as a young row's next, generation-1 pass would)
+    assert not [item for item in list(writer._items) if gc.is_tracked(item)]  # never promoted, never collected
+    assert writer.flush(30)
+    with TraceReader(store_url) as reader:
+        assert [reader.get(trace.id) for trace in traces] == traces
 
 
 def test_ten_megabyte_payloads_round_trip(store_url: str, make_writer: WriterFactory) -> None:

@@ -15,6 +15,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,7 +70,7 @@ class Spool:
                 continue
         return total
 
-    def put(self, kind: str, token: str, rows: list[list[Any]]) -> bool:
+    def put(self, kind: str, token: str, rows: Sequence[Sequence[Any]]) -> bool:
         """Write one batch; False (nothing written) when it would exceed the budget."""
         lines = [json.dumps({"v": _FORMAT, "kind": kind, "token": token, "rows": len(rows)})]
         lines += [json.dumps(to_spool(kind, row), allow_nan=True) for row in rows]

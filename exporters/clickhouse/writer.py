@@ -14,11 +14,12 @@ import datetime
 import random
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from llmtel.instrumentation.batching import BatchWorker, dropped, replayed, retried, spooled, written
 from llmtel.instrumentation.config import Settings
-from llmtel.instrumentation.records import Payload, PendingTrace, ProviderTrace, split
+from llmtel.instrumentation.records import Payload, PendingTrace, ProviderTrace
 from llmtel.instrumentation.selftelemetry import logger, report_error
 
 from . import schema
@@ -26,7 +27,7 @@ from .location import StoreLocation, StoreLocked, connect, parse_location
 from .rows import PAYLOAD_COLUMNS, TRACE_COLUMNS, batch_token, payload_row, trace_row
 from .spool import Spool
 
-Part = tuple[str, str, list[list[Any]]]  # (table kind, dedup token, rows)
+Part = tuple[str, str, Sequence[Sequence[Any]]]  # (table kind, dedup token, rows)
 _COLUMNS = {"traces": TRACE_COLUMNS, "payloads": PAYLOAD_COLUMNS}
 _TABLES = {"traces": schema.TRACES, "payloads": schema.PAYLOADS}
 # A server acknowledges an async insert only once it is written, so a retry is never blind.
@@ -58,6 +59,7 @@ class ClickHouseWriter(BatchWorker):
     """Writes provider traces and payloads to the store at ``location``."""
 
     builds_pending = True  # takes PendingTrace: records are built on the writer threads
+    prepare_every = 32  # each 32 calls, their traces become rows: plain values the collector stops tracking
 
     def __init__(
         self,
@@ -135,10 +137,19 @@ class ClickHouseWriter(BatchWorker):
         that insert does land after all, the replay is not stored twice."""
         self._spool(self._parts(items))
 
+    def prepare(self, items: list[Any]) -> list[Any]:
+        return [_prepared(item) for item in items]
+
     @staticmethod
     def _parts(batch: list[Any]) -> list[Part]:
-        built, offloaded = split(batch)
-        traces = [trace_row(trace) for trace in built]
+        traces: list[tuple[Any, ...]] = []
+        offloaded: list[Payload] = []
+        for item in batch:
+            prepared = _prepared(item)
+            if isinstance(prepared, Payload):
+                offloaded.append(prepared)
+            elif prepared is not None:
+                traces.append(prepared)
         now = datetime.datetime.now(datetime.timezone.utc)
         unique = {(p.org_id, p.sha256): p.data for p in offloaded}
         payloads = [payload_row(org, sha, data, now) for (org, sha), data in unique.items()]
@@ -324,6 +335,17 @@ class ClickHouseWriter(BatchWorker):
             except Exception as exc:
                 report_error("clickhouse.close", exc)
             self._client = None
+
+
+def _prepared(item: Any) -> Any:
+    """A queued item as it waits for its write: a trace as its llm_traces row (None when it
+    could not be built, which is counted), a row or a payload as it is."""
+    if isinstance(item, PendingTrace):
+        trace = item.build()
+        return None if trace is None else trace_row(trace)
+    if isinstance(item, ProviderTrace):
+        return trace_row(item)
+    return item
 
 
 def _types_of(client: Any, database: str, kind: str) -> list[str]:
