@@ -30,12 +30,14 @@ def scalar_attributes(body: Mapping[str, Any], scalars: Mapping[str, str]) -> di
     return attrs
 
 
-def read_ids_and_usage(call: LLMCall, data: Any, usage: Callable[[Any], Usage | None]) -> None:
-    """The fields every provider's response shares: id, model and usage (kept if absent)."""
+def read_ids_and_usage(call: LLMCall, data: Any, usage: Callable[[Any], Usage | None]) -> Mapping[str, Any]:
+    """The fields every provider's response shares: id, model and usage (kept if absent).
+    Returns the response's fields, for the provider's own reads."""
     fields = fields_of(data)
     call.response_id = fields.get("id") or call.response_id
     call.response_model = fields.get("model") or call.response_model
     call.usage = usage(fields.get("usage")) or call.usage
+    return fields
 
 
 class Accumulator(Protocol):

@@ -327,7 +327,8 @@ class BatchWorker:
 
 
 @atexit.register
-def _flush_all_at_exit() -> None:
+def flush_all_at_exit() -> None:
+    """Write what every worker holds, within its deadline, and stop it (idempotent)."""
     for worker in list(_workers):
         try:
             worker.shutdown(timeout=worker_shutdown_timeout)
@@ -356,5 +357,5 @@ def _flush_at_multiprocessing_exit() -> None:
         return
     _mp_hooked_pid = os.getpid()
     mp_util.register_after_fork(
-        _after_fork_token, lambda _: mp_util.Finalize(None, _flush_all_at_exit, exitpriority=100)
+        _after_fork_token, lambda _: mp_util.Finalize(None, flush_all_at_exit, exitpriority=100)
     )

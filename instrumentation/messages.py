@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .fields import get
+from .fields import fields_of, get
 
 
 def text_part(text: Any) -> dict[str, Any]:
@@ -36,14 +36,16 @@ def openai_part(part: Any) -> dict[str, Any]:
 
 
 def openai_chat_message(message: Any) -> dict[str, Any]:
-    role = get(message, "role") or "user"
-    parts: list[dict[str, Any]] = []
-    content = get(message, "content")
+    fields = fields_of(message)  # a dict as it is, an SDK model's field dict: read by key
+    role = fields.get("role") or "user"
+    content = fields.get("content")
     if isinstance(content, str):
-        parts.append(text_part(content))
+        parts: list[dict[str, Any]] = [{"type": "text", "content": content}]
     elif isinstance(content, list):
-        parts.extend(openai_part(p) for p in content)
-    for call in get(message, "tool_calls") or []:
+        parts = [openai_part(p) for p in content]
+    else:
+        parts = []
+    for call in fields.get("tool_calls") or ():
         function = get(call, "function")
         parts.append(
             {
@@ -56,7 +58,7 @@ def openai_chat_message(message: Any) -> dict[str, Any]:
     if role == "tool":
         return {
             "role": "tool",
-            "parts": [{"type": "tool_call_response", "id": get(message, "tool_call_id"), "response": content}],
+            "parts": [{"type": "tool_call_response", "id": fields.get("tool_call_id"), "response": content}],
         }
     return {"role": role, "parts": parts}
 

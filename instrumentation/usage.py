@@ -6,9 +6,8 @@ Nothing here estimates tokens.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from .fields import fields_of
 
@@ -34,40 +33,40 @@ def _int(value: Any) -> int | None:
     return int(value)
 
 
-def _ints(fields: Mapping[str, Any], keys: tuple[str, ...]) -> list[int | None]:
-    return [v if type(v) is int else _int(v) for v in map(fields.get, keys)]
-
-
 def _sum(*values: int | None) -> int | None:
     present = [v for v in values if v is not None]
     return sum(present) if present else None
 
 
-_CHAT_KEYS: Final = ("prompt_tokens", "completion_tokens", "total_tokens")
-_CHAT_DETAILS: Final = ("prompt_tokens_details", "completion_tokens_details")
-_RESPONSES_KEYS: Final = ("input_tokens", "output_tokens", "total_tokens")
-_RESPONSES_DETAILS: Final = ("input_tokens_details", "output_tokens_details")
-_ANTHROPIC_KEYS: Final = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens")
-
-
 def openai_usage(usage: Any) -> Usage | None:
     """OpenAI chat and embeddings (prompt/completion_tokens) or Responses (input/output_tokens) usage.
 
-    Only the keys of the shape at hand are read: a missing field on an SDK model costs an
-    AttributeError inside pydantic, which is dearer than all the reads here."""
+    Read from the field dict, each key once (a missing field on an SDK model costs pydantic an
+    AttributeError), and built positionally: this runs on every call."""
     if usage is None:
         return None
-    fields = fields_of(usage)
-    chat = fields.get("prompt_tokens") is not None
-    input_tokens, output_tokens, total = _ints(fields, _CHAT_KEYS if chat else _RESPONSES_KEYS)
-    in_details, out_details = (fields.get(k) for k in (_CHAT_DETAILS if chat else _RESPONSES_DETAILS))
+    get = fields_of(usage).get
+    input_tokens = get("prompt_tokens")
+    if input_tokens is not None:
+        output_tokens = get("completion_tokens")
+        in_details, out_details = get("prompt_tokens_details"), get("completion_tokens_details")
+    else:
+        input_tokens, output_tokens = get("input_tokens"), get("output_tokens")
+        in_details, out_details = get("input_tokens_details"), get("output_tokens_details")
+    total = get("total_tokens")
+    if type(input_tokens) is not int:
+        input_tokens = _int(input_tokens)
+    if type(output_tokens) is not int:
+        output_tokens = _int(output_tokens)
+    if type(total) is not int:
+        total = _int(total)
     return Usage(
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        total_tokens=total if total is not None else _sum(input_tokens, output_tokens),
-        cache_read_input_tokens=_int(fields_of(in_details).get("cached_tokens")),
-        cache_write_input_tokens=None,  # OpenAI does not report cache writes
-        reasoning_tokens=_int(fields_of(out_details).get("reasoning_tokens")),
+        input_tokens,
+        output_tokens,
+        total if total is not None else _sum(input_tokens, output_tokens),
+        None if in_details is None else _int(fields_of(in_details).get("cached_tokens")),
+        None,  # OpenAI does not report cache writes
+        None if out_details is None else _int(fields_of(out_details).get("reasoning_tokens")),
     )
 
 
@@ -76,13 +75,15 @@ def anthropic_usage(usage: Any) -> Usage | None:
     (the GenAI convention counts every input token in ``gen_ai.usage.input_tokens``)."""
     if usage is None:
         return None
-    uncached, cache_read, cache_write, output_tokens = _ints(fields_of(usage), _ANTHROPIC_KEYS)
-    input_tokens = _sum(uncached, cache_read, cache_write) if uncached is not None else None
+    get = fields_of(usage).get
+    uncached, output_tokens = _int(get("input_tokens")), _int(get("output_tokens"))
+    cache_read, cache_write = _int(get("cache_read_input_tokens")), _int(get("cache_creation_input_tokens"))
+    input_tokens = None if uncached is None else uncached + (cache_read or 0) + (cache_write or 0)
     return Usage(
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        total_tokens=_sum(input_tokens, output_tokens),
-        cache_read_input_tokens=cache_read,
-        cache_write_input_tokens=cache_write,
-        reasoning_tokens=None,  # Anthropic folds thinking into output_tokens and reports no split
+        input_tokens,
+        output_tokens,
+        _sum(input_tokens, output_tokens),
+        cache_read,
+        cache_write,
+        None,  # Anthropic folds thinking into output_tokens and reports no split
     )

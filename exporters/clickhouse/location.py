@@ -7,15 +7,19 @@ password never appears in a message.
 
 from __future__ import annotations
 
+import atexit
 import errno
 import fcntl
 import os
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from llmtel.instrumentation.batching import flush_all_at_exit
 from llmtel.instrumentation.config import ConfigError
+from llmtel.instrumentation.selftelemetry import report_error
 
 DEFAULT_DATABASE = "llmtel"
 _IDENTIFIER_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
@@ -90,6 +94,29 @@ def parse_location(url: str) -> StoreLocation:
 _engines_lock = threading.Lock()
 _engines_opened: set[str] = set()  # chdb paths this process opened (its own lock must not count)
 _engines_pid = os.getpid()
+_embedded_clients: weakref.WeakSet[Any] = weakref.WeakSet()  # this process's open chdb clients
+_closing_at_exit = False
+
+
+def _close_embedded_at_exit() -> None:
+    """A process that exits with a chdb connection open can die of SIGSEGV after the app is
+    done (chdb's engine is torn down by static destructors while its threads still run). So at
+    exit, before that: write what the writers hold (which closes their clients), then close
+    every other embedded client this process opened (readers the app left open)."""
+    flush_all_at_exit()
+    for client in list(_embedded_clients):
+        try:
+            client.close()
+        except Exception as exc:
+            report_error("chdb.close_at_exit", exc)
+
+
+def _forget_parent_clients() -> None:
+    """In a forked child the parent's clients are the parent's: never closed here."""
+    _embedded_clients.clear()
+
+
+os.register_at_fork(after_in_child=_forget_parent_clients)
 
 
 def _locked_by_other_process(path: str) -> bool:
@@ -136,6 +163,11 @@ def connect(location: StoreLocation, *, settings: dict[str, Any] | None = None, 
             except Exception as exc:
                 raise StoreUnavailable(f"cannot open {location.display}: {exc}") from exc
             _engines_opened.add(location.path)
+            _embedded_clients.add(client)
+            global _closing_at_exit
+            if not _closing_at_exit:  # runs before earlier atexit hooks, the writers' flush among them
+                atexit.register(_close_embedded_at_exit)
+                _closing_at_exit = True
             return client
     try:
         return clickhouse_connect.get_client(

@@ -65,8 +65,7 @@ class AnthropicAdapter:
     def read_response(self, call: LLMCall, data: Any) -> None:
         if data is None:
             return
-        read_ids_and_usage(call, data, anthropic_usage)
-        reason = fields_of(data).get("stop_reason")
+        reason = read_ids_and_usage(call, data, anthropic_usage).get("stop_reason")
         if reason:
             call.finish_reasons = (str(reason),)
 

@@ -57,6 +57,10 @@ def _is_responses(data: Any) -> bool:
     return bool(get(data, "object") == "response")
 
 
+def _finish_reasons(choices: Any) -> tuple[str, ...]:
+    return tuple(str(reason) for choice in choices or () if (reason := get(choice, "finish_reason")))
+
+
 class OpenAIAdapter:
     provider = "openai"
 
@@ -102,15 +106,14 @@ class OpenAIAdapter:
     def read_response(self, call: LLMCall, data: Any) -> None:
         if data is None:
             return
-        read_ids_and_usage(call, data, openai_usage)
-        if _is_responses(data):
-            incomplete = get(get(data, "incomplete_details"), "reason")
-            status = get(data, "status")
+        fields = read_ids_and_usage(call, data, openai_usage)
+        if fields.get("object") == "response":
+            incomplete = get(fields.get("incomplete_details"), "reason")
+            status = fields.get("status")
             if incomplete or status:
                 call.finish_reasons = (str(incomplete or status),)
         else:
-            reasons = [get(c, "finish_reason") for c in get(data, "choices") or []]
-            call.finish_reasons = tuple(str(r) for r in reasons if r)
+            call.finish_reasons = _finish_reasons(fields.get("choices"))
 
     def output_messages(self, call: LLMCall, data: Any) -> list[dict[str, Any]]:
         if isinstance(data, (bytes, bytearray)):
@@ -155,35 +158,45 @@ class OpenAIStreamAccumulator:
                 self._add_responses_event(str(kind), event)
 
     def _add_chunks(self, chunks: list[Any]) -> None:
-        """Chat chunks are ``ChatCompletionChunk`` models, whose fields are all declared: read as
-        attributes (an SDK without one fails the fold, which is reported, not raised)."""
+        """Chat chunks are ``ChatCompletionChunk`` models, whose fields are all declared, so each
+        model's ``__dict__`` holds them: read once per model, then by key (an SDK without a
+        field fails the fold, which is reported, not raised)."""
         if not self.head:
-            first = chunks[0]
-            self.head = {"id": first.id, "object": "chat.completion", "created": first.created, "model": first.model}
+            first = chunks[0].__dict__
+            self.head = {
+                "id": first["id"],
+                "object": "chat.completion",
+                "created": first["created"],
+                "model": first["model"],
+            }
         choices = self.choices
         for chunk in chunks:
-            if chunk.usage is not None:
-                self.usage = chunk.usage
-            for choice in chunk.choices:
-                slot = choices.get(choice.index)
+            fields = chunk.__dict__
+            if fields["usage"] is not None:
+                self.usage = fields["usage"]
+            for choice in fields["choices"]:
+                choice_fields = choice.__dict__
+                index = choice_fields["index"]
+                slot = choices.get(index)
                 if slot is None:
-                    slot = choices[choice.index] = {
-                        "index": choice.index,
+                    slot = choices[index] = {
+                        "index": index,
                         "text": [],
                         "refusal": [],
                         "tools": {},
                         "finish_reason": None,
                         "role": "assistant",
                     }
-                delta = choice.delta
-                if delta.content:
-                    slot["text"].append(delta.content)
-                if delta.refusal:
-                    slot["refusal"].append(delta.refusal)
-                if delta.tool_calls:
-                    self._add_tool_deltas(slot["tools"], delta.tool_calls)
-                if choice.finish_reason:
-                    slot["finish_reason"] = choice.finish_reason
+                delta = choice_fields["delta"].__dict__
+                content = delta["content"]
+                if content:
+                    slot["text"].append(content)
+                if delta["refusal"]:
+                    slot["refusal"].append(delta["refusal"])
+                if delta["tool_calls"]:
+                    self._add_tool_deltas(slot["tools"], delta["tool_calls"])
+                if choice_fields["finish_reason"]:
+                    slot["finish_reason"] = choice_fields["finish_reason"]
 
     @staticmethod
     def _add_tool_deltas(slots: dict[int, dict[str, Any]], tools: Any) -> None:
@@ -208,13 +221,12 @@ class OpenAIStreamAccumulator:
             self.responses_items[get(event, "output_index") or 0] = get(event, "item")
 
     def complete(self, call: LLMCall) -> None:
-        adapter = OpenAIAdapter()
         if self.final_response is not None:
             call.response = self.final_response
-            adapter.read_response(call, self.final_response)
+            OpenAIAdapter().read_response(call, self.final_response)
             return
         if self.response_snapshot is not None:  # a Responses stream that ended early
-            adapter.read_response(call, self.response_snapshot)
+            OpenAIAdapter().read_response(call, self.response_snapshot)
             output = [
                 self.responses_items.get(i)
                 or {
@@ -248,5 +260,8 @@ class OpenAIStreamAccumulator:
         response: dict[str, Any] = {**self.head, "choices": choices}
         if self.usage is not None:  # the fields, not the model: one object for the writer, not three
             response["usage"] = fields_of(self.usage)
+            call.usage = openai_usage(self.usage)
         call.response = response
-        adapter.read_response(call, response)
+        call.response_id = self.head.get("id") or call.response_id
+        call.response_model = self.head.get("model") or call.response_model
+        call.finish_reasons = _finish_reasons(choices)  # what the chunks said, read off the assembled choices
