@@ -2,6 +2,7 @@
 collections behind them, per variant, with llmtel's store writer flushing as it does in an app:
 
     python benchmarks/bench_tail_latency.py [--calls 3000] [--provider openai] [--freeze]
+    python benchmarks/bench_tail_latency.py --promotions   # objects promoted to generation 2 per call
 
 Sync calls to the loopback provider server after ``--warmup-seconds`` of calls (the embedded
 store loads ClickHouse into the process on its first write; that start-up is left out). A
@@ -9,6 +10,11 @@ collection runs on whichever thread trips it, usually the app's, so each one's d
 timed with ``gc.callbacks``. ``--freeze`` calls ``gc.freeze()`` after the warm-up, as an app can
 once its imports are done. Same setup as bench_providers.py; the store's flush interval is the
 default 1 s.
+
+``--promotions`` counts instead what sets those collections off: the objects each call leaves
+that survive into the oldest generation (a full collection runs once they exceed a quarter
+of what is already there). It lists generation 2 around every generation-1 collection, which
+is slow, so it times nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +31,30 @@ from typing import Any
 import bench_providers as bp
 
 
-def child(variant: str, provider: str, url: str, n: int, warmup_seconds: float, freeze: bool) -> None:
+def promotions(call: Any, n: int) -> None:
+    """Objects promoted into generation 2 per call, over ``n`` calls after a frozen warm-up."""
+    gc.collect()
+    gc.freeze()  # what start-up left is out of the count
+    promoted = [0]
+    before: list[int] = [0]
+
+    def count(phase: str, info: dict[str, Any]) -> None:
+        if info["generation"] == 1:
+            size = len(gc.get_objects(generation=2))
+            if phase == "start":
+                before[0] = size
+            else:
+                promoted[0] += size - before[0]
+
+    gc.callbacks.append(count)
+    for _ in range(n):
+        call()
+    gc.callbacks.remove(count)
+    print(json.dumps({"promoted_per_call": promoted[0] / n}))
+    os._exit(0)
+
+
+def child(variant: str, provider: str, url: str, n: int, warmup_seconds: float, freeze: bool, promote: bool) -> None:
     if not bp.setup_variant(variant, provider):
         print(json.dumps(None))
         return
@@ -33,6 +62,8 @@ def child(variant: str, provider: str, url: str, n: int, warmup_seconds: float, 
     started = time.perf_counter()
     while time.perf_counter() - started < warmup_seconds:
         call()
+    if promote:
+        promotions(call, n)
     if freeze:
         gc.freeze()
     full: list[float] = []
@@ -74,16 +105,25 @@ def main() -> None:
     parser.add_argument("--warmup-seconds", type=float, default=6.0)
     parser.add_argument("--provider", choices=bp.PROVIDERS, default="openai")
     parser.add_argument("--freeze", action="store_true", help="gc.freeze() after the warm-up")
+    parser.add_argument("--promotions", action="store_true", help="count objects promoted per call instead")
     parser.add_argument("--child", nargs=3, metavar=("VARIANT", "PROVIDER", "URL"))
     args = parser.parse_args()
     if args.child:
-        child(*args.child, args.calls, args.warmup_seconds, args.freeze)
+        variant, provider, url = args.child
+        child(variant, provider, url, args.calls, args.warmup_seconds, args.freeze, args.promotions)
         return
     server = bp.serve()
     store = tempfile.mkdtemp(prefix="llmtel-bench-")
     options = ["--calls", str(args.calls), "--warmup-seconds", str(args.warmup_seconds)]
     options += ["--freeze"] if args.freeze else []
     env = bp.bench_env(store)
+    if args.promotions:
+        for variant in bp.VARIANTS:
+            r = bp.run_child(variant, args.provider, server.url, env, store, [*options, "--promotions"], __file__)
+            if r is not None:
+                print(f"{variant:15} {r['promoted_per_call']:6.2f} promoted per call", flush=True)
+        server.close()
+        return
     print(f"{'variant':15} {'median':>8} {'p99':>8} {'p99.9':>8} {'max':>8} {'>20 ms':>7}  full collections (ms)")
     for variant in bp.VARIANTS:
         r = bp.run_child(variant, args.provider, server.url, env, store, options, __file__)

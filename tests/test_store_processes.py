@@ -60,6 +60,18 @@ def test_sigterm_flushes_before_exit(tmp_path: Path) -> None:
     assert calls_by(tmp_path, store) == {"before-signal": 7}
 
 
+def test_exit_with_the_embedded_store_open_is_clean(tmp_path: Path) -> None:
+    """A script that leaves a reader open and traces queued: at exit llmtel writes what is queued,
+    then closes its embedded clients (chdb can die of SIGSEGV at exit with a connection open).
+    Without that hook the traces queued at exit were spooled, not stored, until the next start."""
+    store = f"chdb://{tmp_path}/store"
+    for n in range(3):
+        done = run(["leave-open", "5"], app_env(store, tmp_path / f"spool-{n}"))
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.split() == ["read", str(10 * n + 5)]  # the earlier runs, all of them stored
+    assert calls_by(tmp_path, store) == {"left-open": 15, "at-exit": 15}
+
+
 def test_kill_9_loses_at_most_the_batch_in_flight(tmp_path: Path) -> None:
     store = f"chdb://{tmp_path}/store"
     proc = start(["kill-mid-batch", "20", "300"], app_env(store, tmp_path / "spool"))

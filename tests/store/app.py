@@ -1,7 +1,7 @@
 """A small instrumented app run as a separate process by the store tests (fork, SIGTERM,
 kill -9, a store locked by another process). Configured entirely from the environment.
 
-usage: app.py emit N | serve N | kill-mid-batch N M | fork N [lazy] | mp N | load SECONDS THREADS | hold
+usage: app.py emit N | serve N | kill-mid-batch N M | fork N [lazy] | mp N | leave-open N | load SECONDS THREADS | hold
 """
 
 from __future__ import annotations
@@ -141,6 +141,14 @@ def main() -> None:
         pool.join()  # workers exit through multiprocessing's finalizers, not atexit
         print("children", len(pids), flush=True)
         handle.shutdown()
+    elif mode == "leave-open":  # exit with a reader and the writer still open, as scripts do
+        from llmtel.exporters.clickhouse.reader import TraceReader
+
+        emit(count, "left-open")
+        assert handle.sink is not None and handle.sink.flush(30)
+        reader = TraceReader(os.environ["LLMTEL_CLICKHOUSE_URL"])
+        print("read", reader.count(), flush=True)
+        emit(count, "at-exit")  # still queued when the interpreter exits
     elif mode == "load":
         load(float(sys.argv[2]), int(sys.argv[3]))
         handle.shutdown()
