@@ -214,9 +214,9 @@ class BatchWorker:
         except Exception as exc:  # they stay as they are; the write prepares them again
             report_error(f"{self.name}.prepare", exc)
             return
-        with self._cond:
+        with self._cond:  # items leave only from the left (writes) unless shutdown emptied the queue
             first = start - self._taken  # where the chunk's first item is now; below 0: taken
-            for index in range(max(0, -first), len(prepared)):
+            for index in range(max(0, -first), min(len(prepared), len(self._items) - first)):
                 self._items[first + index] = prepared[index]
 
     def _run(self, first: bool) -> None:
