@@ -148,9 +148,9 @@ class BatchWorker:
                 self._sizes.append(size)
                 self._bytes += size
                 self._accepted += 1
-                if len(self._items) >= self.batch_max_rows or self._bytes >= self.batch_max_bytes:
+                if self._batch_due():
                     self._cond.notify()
-                elif len(self._items) - self._prepared_to + self._taken == self.prepare_every:
+                elif self._unprepared() == self.prepare_every:
                     self._cond.notify_all()  # the first thread prepares; notify() might wake another
                 if not self._pool:
                     self._start()

@@ -40,7 +40,7 @@ def openai_chat_message(message: Any) -> dict[str, Any]:
     role = fields.get("role") or "user"
     content = fields.get("content")
     if isinstance(content, str):
-        parts: list[dict[str, Any]] = [{"type": "text", "content": content}]
+        parts: list[dict[str, Any]] = [text_part(content)]
     elif isinstance(content, list):
         parts = [openai_part(p) for p in content]
     else:

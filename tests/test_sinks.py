@@ -166,15 +166,23 @@ class PreparingWorker(BatchWorker):
             self.written.extend(batch)
 
 
+def queued_prepared(worker: PreparingWorker) -> int:
+    return sum(isinstance(item, tuple) for item in list(worker._items))
+
+
 def test_items_wait_in_their_prepared_form() -> None:
     worker = PreparingWorker(flush_interval=60)
     for n in range(40):
         assert worker.enqueue(n, 10)
+    least = 40 - (PreparingWorker.prepare_every - 1)  # fewer than prepare_every may wait for the write
     deadline = time.monotonic() + 5
-    while not all(isinstance(item, tuple) for item in list(worker._items)) and time.monotonic() < deadline:
+    while queued_prepared(worker) < least and time.monotonic() < deadline:
         time.sleep(0.005)
+    assert queued_prepared(worker) >= least
     assert worker.flush(timeout=10)
-    assert worker.written == [("prepared", n) for n in range(40)]  # in order, each prepared once
+    prepared = [item for item in worker.written if isinstance(item, tuple)]
+    assert prepared == [("prepared", n) for n in range(len(prepared))]  # in order, each prepared once
+    assert worker.written[len(prepared) :] == list(range(len(prepared), 40))  # the rest as they came
     worker.shutdown(timeout=5)
 
 
