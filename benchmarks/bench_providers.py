@@ -7,7 +7,7 @@ One run, one command:
     python benchmarks/bench_providers.py --instructions [--provider openai] [--mode sync]
 
 ``--instructions`` counts CPU instructions on the calling thread under valgrind's callgrind,
-only in the measured loop (40 calls per variant and mode, one valgrind per core): repeatable
+only in the measured loop (400 calls per variant and mode, one valgrind per core): repeatable
 to about 0.1% where this machine's timings move by a third between runs.
 
 The parent process serves the OpenAI and Anthropic wire formats on loopback (the same
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import statistics
@@ -44,7 +45,7 @@ MODES = ("sync", "async", "stream", "astream")
 PROVIDERS = ("openai", "anthropic")
 EXPORTED: list[str] = []  # span names the child exported: proves a variant really traced
 SPAN_BYTES: list[int] = []  # OTLP-encoded size of each exported span, in --span-bytes runs
-INSTRUCTION_CALLS = 40
+INSTRUCTION_CALLS = 400  # enough for the collector's generation-1 passes (every few hundred calls) to average out
 BIG_PROMPT = "lorem ipsum dolor sit amet " * ((5 << 20) // 27)
 MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hello in five words."}]
 
@@ -222,6 +223,7 @@ def child(variant: str, provider: str, url: str, n: int, modes: Sequence[str], w
                 cpu.append((time.thread_time() - started_cpu) * 1e6)
                 wall.append((time.perf_counter() - started) * 1e6)
 
+        gc.collect()  # every variant starts the loop with empty young generations and no full pass due
         sys.call_tracing(measured, ())  # the frame --instructions counts in (callgrind --toggle-collect)
         out[mode] = {"wall": wall, "cpu": cpu}
     trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]

@@ -114,11 +114,12 @@ class ProviderTraceProcessor(SpanProcessor):
             report_error("processor.on_start", exc)
 
     def on_end(self, span: ReadableSpan) -> None:
-        if span.context is None:
+        span_context = span.context
+        if span_context is None:
             return
-        call = sidechannel.take(span.context.span_id)
-        attrs: Mapping[str, Any] = span.attributes or {}
-        if call is None:
+        call = sidechannel.take(span_context.span_id)
+        if call is None:  # a span llmtel did not make: read it (attributes are a mapping proxy, made per read)
+            attrs: Mapping[str, Any] = span.attributes or {}
             operation = attrs.get(semconv.GEN_AI_OPERATION_NAME)
             if operation is None:
                 return

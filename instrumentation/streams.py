@@ -35,15 +35,6 @@ class StreamCall:
         self.acc = acc
         self.events: list[Any] = []
 
-    def arrived(self, event: Any) -> None:
-        """One event on its way to the app: kept until the next fold."""
-        events = self.events
-        if not events:  # the first event, or the first since a fold: first_chunk keeps the earliest
-            self.pc.first_chunk()
-        events.append(event)
-        if len(events) >= FOLD:
-            self.fold()
-
     def fold(self) -> None:
         """Hand the held events to the accumulator (the list is reused)."""
         try:
@@ -80,17 +71,37 @@ class StreamCall:
         self.finish()
 
 
+# The watching generators hold each event until the next fold, inline (no call per event);
+# the first event, handled alone, stamps the time to first chunk.
+
+
 def _watched(iterator: Iterator[Any], state: StreamCall) -> Iterator[Any]:
     with state:
+        held = state.events
         for event in iterator:
-            state.arrived(event)
+            state.pc.first_chunk()
+            held.append(event)
+            yield event
+            break
+        for event in iterator:
+            held.append(event)
+            if len(held) >= FOLD:
+                state.fold()
             yield event
 
 
 async def _watched_async(iterator: AsyncIterator[Any], state: StreamCall) -> AsyncIterator[Any]:
     with state:
+        held = state.events
         async for event in iterator:
-            state.arrived(event)
+            state.pc.first_chunk()
+            held.append(event)
+            yield event
+            break
+        async for event in iterator:
+            held.append(event)
+            if len(held) >= FOLD:
+                state.fold()
             yield event
 
 

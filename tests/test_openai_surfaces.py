@@ -156,6 +156,31 @@ def test_parse_helper(server: ProviderServer, client: openai.OpenAI, tel: Teleme
     assert only_trace(tel).response_id == "chatcmpl-1"
 
 
+def test_long_stream_is_assembled_whole(server: ProviderServer, client: openai.OpenAI, tel: Telemetry) -> None:
+    pieces = [f" w{i}" for i in range(150)]  # more events than llmtel holds between two folds
+    server.expect(CHAT, fx.chat_stream(*pieces))
+    stream = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+    received = [chunk.choices[0].delta.content for chunk in stream if chunk.choices and chunk.choices[0].delta.content]
+    assert received == pieces
+    response = json.loads(only_trace(tel).response_json)
+    assert response["choices"][0]["message"]["content"] == "".join(pieces)
+    assert response["usage"]["completion_tokens"] == 150
+
+
+async def test_time_to_first_chunk_is_the_first_events(
+    server: ProviderServer, aclient: openai.AsyncOpenAI, tel: Telemetry
+) -> None:
+    server.expect(CHAT, fx.chat_stream("a", "b", "c", event_delay_s=0.1))  # 0.1 s before each of 7 events
+    stream = await aclient.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+    assert "".join([c.choices[0].delta.content or "" async for c in stream if c.choices]) == "abc"
+    record = only_trace(tel)
+    span = tel.span("chat gpt-4o-mini")
+    ttfc = span.attributes["gen_ai.response.time_to_first_chunk"]
+    assert 0.1 <= ttfc < 0.35  # the first chunk, not a later one
+    assert record.time_to_first_token_ms == pytest.approx(ttfc * 1000, abs=1)
+    assert record.duration_ms >= 600
+
+
 def test_stream_break_then_close(server: ProviderServer, client: openai.OpenAI, tel: Telemetry) -> None:
     server.expect(CHAT, fx.chat_stream("a", "b", "c"))
     stream = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
