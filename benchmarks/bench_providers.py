@@ -7,8 +7,9 @@ One run, one command:
     python benchmarks/bench_providers.py --instructions [--provider openai] [--mode sync]
 
 ``--instructions`` counts CPU instructions on the calling thread under valgrind's callgrind,
-only in the measured loop (400 calls per variant and mode, one valgrind per core): repeatable
-to about 0.1% where this machine's timings move by a third between runs.
+only in the measured loop (400 calls per variant and mode after a ``gc.collect()``, one
+valgrind per core), with and without the garbage collections that thread ran: within a few
+percent from run to run where this machine's timings move by a third.
 
 The parent process serves the OpenAI and Anthropic wire formats on loopback (the same
 server the tests use); each (variant, round) runs in a fresh child process so that only
@@ -25,6 +26,7 @@ import asyncio
 import gc
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -47,6 +49,7 @@ EXPORTED: list[str] = []  # span names the child exported: proves a variant real
 SPAN_BYTES: list[int] = []  # OTLP-encoded size of each exported span, in --span-bytes runs
 INSTRUCTION_CALLS = 400  # enough for the collector's generation-1 passes (every few hundred calls) to average out
 BIG_PROMPT = "lorem ipsum dolor sit amet " * ((5 << 20) // 27)
+_COLLECTOR = re.compile(r"^c?fn=(\(\d+\)) gc_collect_main$")  # callgrind names the collector
 MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hello in five words."}]
 
 
@@ -320,10 +323,10 @@ def run_child(
 
 def thread_instructions(
     variant: str, provider: str, mode: str, url: str, env: dict[str, str], cwd: str, n: int
-) -> float:
-    """Instructions per call the calling thread ran in the measured loop (after 20 warm-up
-    calls): callgrind counts only inside ``sys.call_tracing``, so start-up and warm-up, whose
-    cost varies from run to run, are left out."""
+) -> tuple[float, float]:
+    """Instructions per call the calling thread ran in the measured loop, and how many of them
+    were the garbage collector's (``gc_collect_main``, callees included). Callgrind counts only
+    inside ``sys.call_tracing``, so start-up and warm-up, whose cost varies, are left out."""
     out = Path(tempfile.mkdtemp(prefix="llmtel-cg-"))
     command = [
         "valgrind",
@@ -336,15 +339,32 @@ def thread_instructions(
     options = ["--calls", str(n), "--warmup", "20", "--mode", mode, "--child", variant, provider, url]
     subprocess.run([*command, sys.executable, __file__, *options], capture_output=True, env=env, cwd=cwd, check=True)
     (main_thread,) = out.glob("cg.*-01")
-    for line in main_thread.read_text().splitlines():
-        if line.startswith(("summary:", "totals:")):
-            return int(line.split()[1]) / n
-    raise RuntimeError(f"no instruction total in {main_thread}")
+    lines = main_thread.read_text().splitlines()
+    total = next((int(line.split()[1]) for line in lines if line.startswith(("summary:", "totals:"))), None)
+    if total is None:
+        raise RuntimeError(f"no instruction total in {main_thread}")
+    return total / n, collector_instructions(lines) / n
+
+
+def collector_instructions(lines: list[str]) -> int:
+    """Inclusive instructions of every call to ``gc_collect_main`` in a callgrind profile. The
+    format names a function once, ``cfn=(id) name``, then only ``cfn=(id)``; a call is that line,
+    a ``calls=`` line, and a line whose second number is the call's inclusive cost."""
+    ids = {m.group(1) for line in lines if (m := _COLLECTOR.match(line))}
+    total = 0
+    for i, line in enumerate(lines):
+        if line.startswith("cfn=(") and line[4:].split(" ", 1)[0] in ids:
+            total += int(lines[i + 2].split()[1])
+    return total
 
 
 def instructions(url: str, env: dict[str, str], cwd: str, providers: Sequence[str], modes: Sequence[str]) -> None:
-    """Instructions per call on the calling thread, added over the uninstrumented SDK."""
-    print(f"{'provider':9} {'mode':8} {'variant':15} {'instr/call':>11} {'added':>10} {'vs best peer':>12}")
+    """Instructions per call on the calling thread, added over the uninstrumented SDK; with and
+    without the collections the calling thread happened to run (any thread can trip one)."""
+    print(
+        f"{'provider':9} {'mode':8} {'variant':15} {'instr/call':>11} {'added':>10} {'vs best peer':>12} "
+        f"{'collector':>10} {'added w/o':>10} {'w/o vs best':>11}"
+    )
     with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # one valgrind per core; counts are per thread
         for provider in providers:
             for mode in modes:
@@ -358,11 +378,18 @@ def _instruction_table(
     run = partial(thread_instructions, provider=provider, mode=mode, url=url, env=env, cwd=cwd, n=INSTRUCTION_CALLS)
     runs = {v: pool.submit(run, v) for v in variants}
     per_call = {v: runs[v].result() for v in variants}
-    added = {v: c - per_call["none"] for v, c in per_call.items()}
+    added = {v: c - per_call["none"][0] for v, (c, _) in per_call.items()}
+    added_without = {v: (c - gc) - (per_call["none"][0] - per_call["none"][1]) for v, (c, gc) in per_call.items()}
     best_peer = min(added[v] for v in PEERS if v in added)
-    for variant, count in per_call.items():
+    best_without = min(added_without[v] for v in PEERS if v in added_without)
+    for variant, (count, collector) in per_call.items():
         ratio = "" if variant == "none" else f"{added[variant] / best_peer:.2f}x"
-        print(f"{provider:9} {mode:8} {variant:15} {count:11,.0f} {added[variant]:10,.0f} {ratio:>12}", flush=True)
+        ratio_without = "" if variant == "none" else f"{added_without[variant] / best_without:.2f}x"
+        print(
+            f"{provider:9} {mode:8} {variant:15} {count:11,.0f} {added[variant]:10,.0f} {ratio:>12} "
+            f"{collector:10,.0f} {added_without[variant]:10,.0f} {ratio_without:>11}",
+            flush=True,
+        )
 
 
 def span_bytes(url: str, env: dict[str, str], cwd: str) -> None:
