@@ -327,19 +327,21 @@ def thread_instructions(
     """Instructions per call the calling thread ran in the measured loop, and how many of them
     were the garbage collector's (``gc_collect_main``, callees included). Callgrind counts only
     inside ``sys.call_tracing``, so start-up and warm-up, whose cost varies, are left out."""
-    out = Path(tempfile.mkdtemp(prefix="llmtel-cg-"))
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        "--separate-threads=yes",
-        "--collect-atstart=no",
-        "--toggle-collect=sys_call_tracing",
-        f"--callgrind-out-file={out}/cg.%p",
-    ]
-    options = ["--calls", str(n), "--warmup", "20", "--mode", mode, "--child", variant, provider, url]
-    subprocess.run([*command, sys.executable, __file__, *options], capture_output=True, env=env, cwd=cwd, check=True)
-    (main_thread,) = out.glob("cg.*-01")
-    lines = main_thread.read_text().splitlines()
+    with tempfile.TemporaryDirectory(prefix="llmtel-cg-") as out:  # a profile per thread, read then removed
+        command = [
+            "valgrind",
+            "--tool=callgrind",
+            "--separate-threads=yes",
+            "--collect-atstart=no",
+            "--toggle-collect=sys_call_tracing",
+            f"--callgrind-out-file={out}/cg.%p",
+        ]
+        options = ["--calls", str(n), "--warmup", "20", "--mode", mode, "--child", variant, provider, url]
+        subprocess.run(
+            [*command, sys.executable, __file__, *options], capture_output=True, env=env, cwd=cwd, check=True
+        )
+        (main_thread,) = Path(out).glob("cg.*-01")
+        lines = main_thread.read_text().splitlines()
     total = next((int(line.split()[1]) for line in lines if line.startswith(("summary:", "totals:"))), None)
     if total is None:
         raise RuntimeError(f"no instruction total in {main_thread}")

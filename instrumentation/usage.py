@@ -53,13 +53,7 @@ def openai_usage(usage: Any) -> Usage | None:
     else:
         input_tokens, output_tokens = get("input_tokens"), get("output_tokens")
         in_details, out_details = get("input_tokens_details"), get("output_tokens_details")
-    total = get("total_tokens")
-    if type(input_tokens) is not int:
-        input_tokens = _int(input_tokens)
-    if type(output_tokens) is not int:
-        output_tokens = _int(output_tokens)
-    if type(total) is not int:
-        total = _int(total)
+    input_tokens, output_tokens, total = _int(input_tokens), _int(output_tokens), _int(get("total_tokens"))
     return Usage(
         input_tokens,
         output_tokens,

@@ -260,8 +260,6 @@ class OpenAIStreamAccumulator:
         response: dict[str, Any] = {**self.head, "choices": choices}
         if self.usage is not None:  # the fields, not the model: one object for the writer, not three
             response["usage"] = fields_of(self.usage)
-            call.usage = openai_usage(self.usage)
         call.response = response
-        call.response_id = self.head.get("id") or call.response_id
-        call.response_model = self.head.get("model") or call.response_model
+        read_ids_and_usage(call, response, openai_usage)
         call.finish_reasons = _finish_reasons(choices)  # what the chunks said, read off the assembled choices
