@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from llmtel.exporters.clickhouse.spool import Spool
 from llmtel.instrumentation.config import DEFAULT_STORE_URL, ConfigError
 from llmtel.instrumentation.records import ProviderTrace
 from llmtel.instrumentation.semconv import PAYLOAD_REF_PREFIX
@@ -201,9 +202,12 @@ def cmd_db(args: argparse.Namespace, out: TextIO) -> int:
             out.write(statement + ";\n\n")
         return 0
     if args.action == "replay":
-        stored, left = replay_spool(location, args.spool_dir, ttl)
-        out.write(f"replayed {stored} rows from {args.spool_dir}; {left} batches left\n")
+        stored, left, quarantined = replay_spool(location, args.spool_dir, ttl)
+        out.write(f"replayed {stored} rows from {args.spool_dir}; {left} batches left")
+        out.write(f"; {quarantined} rows still in quarantine (see llmtel db status)\n" if quarantined else "\n")
         return 0
+    if args.action == "status":
+        _spool_status(Spool(args.spool_dir, 0), out)
     client = connect(location, database=False)
     try:
         layout = schema.Layout(location.database, ttl)
@@ -229,6 +233,17 @@ def cmd_db(args: argparse.Namespace, out: TextIO) -> int:
         return 0
     finally:
         client.close()
+
+
+def _spool_status(spool: Spool, out: TextIO) -> None:
+    """Rows not in the tables yet: spooled (waiting for the store) and quarantined (refused by it)."""
+    waiting = spool.summary()
+    out.write(f"spool {spool.directory}: {waiting.batches:,} batches, {waiting.rows:,} rows waiting for the store\n")
+    held = spool.quarantine().summary()
+    out.write(f"quarantine: {held.rows:,} rows the store rejected")
+    out.write(" (`llmtel db replay` retries them)\n" if held.rows else "\n")
+    for reason, rows in sorted(held.reasons.items(), key=lambda item: -item[1]):
+        out.write(f"  {rows:,} rows: {reason[:200]}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,8 +11,8 @@ from typing import Any, Protocol
 from opentelemetry.util.types import AttributeValue
 
 from .fields import fields_of
+from .records import LLMCall
 from .semconv import GEN_AI_REQUEST_MODEL
-from .sidechannel import LLMCall
 from .usage import Usage
 
 
@@ -53,8 +53,9 @@ class Accumulator(Protocol):
 class Adapter(Protocol):
     provider: str
 
-    def operation(self, path: str) -> str | None:
-        """The GenAI operation for an API path, or None for paths llmtel does not trace."""
+    def operation(self, method: str, path: str) -> str | None:
+        """The GenAI operation of a request, or None for one that generates nothing (listing,
+        retrieving, deleting, counting tokens): only generation calls are LLM calls."""
 
     def request_attributes(self, operation: str, body: Mapping[str, Any]) -> dict[str, AttributeValue]:
         """``gen_ai.request.*`` attributes from the request body (set at span start)."""

@@ -30,6 +30,9 @@ retried = _meter.create_counter("llmtel.exporter.retried", unit="{batch}", descr
 spooled = _meter.create_counter("llmtel.exporter.spooled", unit="{item}", description="Items spooled to disk")
 replayed = _meter.create_counter("llmtel.exporter.replayed", unit="{item}", description="Spooled items stored")
 dropped = _meter.create_counter("llmtel.exporter.dropped", unit="{item}", description="Items lost, by reason")
+quarantined = _meter.create_counter(
+    "llmtel.exporter.quarantined", unit="{item}", description="Rows the store rejected, kept in the quarantine"
+)
 
 _workers: weakref.WeakSet[BatchWorker] = weakref.WeakSet()
 
@@ -136,8 +139,9 @@ class BatchWorker:
         """True once shutdown began: ``write_batch`` should stop retrying and keep data safe."""
         return self._stopping
 
-    def enqueue(self, item: Any, size: int) -> bool:
-        """Accept ``item`` (about ``size`` bytes) unless the queue is full or closed. Never blocks."""
+    def enqueue(self, item: Any, size: int, count_drop: bool = True) -> bool:
+        """Accept ``item`` (about ``size`` bytes) unless the queue is full or closed. Never blocks.
+        A refusal is counted unless ``count_drop`` is False (the caller tries a smaller item)."""
         with self._cond:
             if self._closed:
                 reason = "shutdown"
@@ -156,7 +160,8 @@ class BatchWorker:
                     self._start()
                 reason = ""
         if reason:
-            dropped.add(1, {**self._attrs, "reason": reason})
+            if count_drop:
+                dropped.add(1, {**self._attrs, "reason": reason})
             return False
         return True
 

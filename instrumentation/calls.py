@@ -3,28 +3,50 @@
 ``start`` opens the CLIENT span with the GenAI request attributes (so samplers see
 them). ``finish`` is idempotent: whichever exit path comes first (response parsed,
 stream exhausted, closed, errored, cancelled, garbage-collected) sets the response
-attributes, records metrics, hands the call to the ProviderTraceProcessor and ends the
-span; later calls do nothing.
+attributes, records metrics, submits the call to the ProviderTraceProcessors (its row,
+sampled span or not) and ends the span; later calls do nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 import time
 from collections.abc import Mapping
 from typing import Any, Final
 
+from opentelemetry import trace
 from opentelemetry.trace import Span, SpanContext, SpanKind, Tracer
 from opentelemetry.util.types import AttributeValue
 
-from . import context, genai_metrics, runtime, semconv, sidechannel
+from . import context, genai_metrics, processor, runtime, semconv
 from .adapters import Adapter
 from .decorators import end_span, error_type_of, record_error
 from .encoding import encode
 from .payloads import SpanBudget, fit, mark_dropped, new_budget, redact
+from .records import LLMCall
 from .selftelemetry import report_error
-from .sidechannel import LLMCall
+
+_service_names: dict[int, str | None] = {}  # id(resource) → its service.name (resources are few and long-lived)
+
+
+def _service_name(span: Span, tracer: Tracer) -> str | None:
+    """The service of the call: its span's resource, or, for an unsampled span (which has
+    none), the resource of the tracer's provider."""
+    resource = getattr(span, "resource", None)
+    if resource is None:
+        real = getattr(tracer, "_tracer", tracer)  # the API's ProxyTracer delegates to the SDK's
+        resource = getattr(real, "resource", None)
+    if resource is None:
+        return runtime.active.settings.service_name
+    key = id(resource)
+    if key not in _service_names:
+        if len(_service_names) > 64:
+            _service_names.clear()
+        name = resource.attributes.get("service.name")
+        _service_names[key] = None if name is None else str(name)
+    return _service_names[key]
 
 
 def _fit_content(out: dict[str, AttributeValue], content: Mapping[str, Any], budget: SpanBudget) -> None:
@@ -81,6 +103,28 @@ class Endpoint:
         return found
 
 
+def _wants_row(span: Span, recording: bool) -> bool:
+    """Every call is a row, sampled or not, unless LLMTEL_RECORD_UNSAMPLED=false."""
+    return recording or span.get_span_context().trace_flags.sampled or runtime.active.settings.record_unsampled
+
+
+def _identify(call: LLMCall, span: Span, tracer: Tracer) -> None:
+    """The call's ids and service, read from its span (sampled or not) and the context it
+    started in; without an SDK (no valid ids) the row gets ids of its own. A llmtel call also
+    tells the processors which foreign spans it runs under (see processor.note_call_under)."""
+    span_context = span.get_span_context()
+    parent = trace.get_current_span().get_span_context()
+    if span_context.is_valid:
+        call.trace_id, call.span_id = span_context.trace_id, span_context.span_id
+    else:
+        call.trace_id = parent.trace_id if parent.is_valid else random.getrandbits(128)
+        call.span_id = random.getrandbits(64) or 1
+    if parent.is_valid:
+        call.parent_span_id = parent.span_id
+        processor.note_call_under(parent.span_id)
+    call.service_name = _service_name(span, tracer)
+
+
 class ProviderCall:
     """The span and side-channel record of one logical call (retries included)."""
 
@@ -95,17 +139,21 @@ class ProviderCall:
         "ended",
         "endpoint",
         "http_response",
+        "recorded",
         "span",
         "start_ns",
     )
 
-    def __init__(self, adapter: Adapter, span: Span, call: LLMCall, endpoint: Endpoint, capture: bool) -> None:
+    def __init__(
+        self, adapter: Adapter, span: Span, call: LLMCall, endpoint: Endpoint, capture: bool, recorded: bool
+    ) -> None:
         self.adapter = adapter
         self.span = span
         self.call = call
         self.endpoint = endpoint
         self.capture = capture
-        self.start_ns = time.time_ns()
+        self.recorded = recorded  # the call becomes a provider trace
+        self.start_ns = call.start_ns
         self.ended = False
         self.attempts = 0
         self.http_response: Any = None
@@ -137,7 +185,8 @@ class ProviderCall:
         if ctx is not None:
             attributes.update(ctx.attributes)
         name = f"{operation} {model}" if model else operation
-        span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        start_ns = time.time_ns()
+        span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes, start_time=start_ns)
         recording = span.is_recording()
         call = LLMCall(
             provider=adapter.provider,
@@ -145,11 +194,14 @@ class ProviderCall:
             request_model=model if model else None,
             is_stream=stream,
             context=ctx,
+            start_ns=start_ns,
         )
-        if recording and sidechannel.wanted():  # a copy: the parameters are picked on the writer thread
-            call.request_params, call.params_of = dict(body), adapter.request_params
+        recorded = processor.wanted() and _wants_row(span, recording)
+        if recorded:
+            _identify(call, span, tracer)
+            call.request_params, call.params_of = dict(body), adapter.request_params  # picked on the writer thread
         capture = recording and runtime.active.settings.capture_content
-        pc = cls(adapter, span, call, endpoint, capture)
+        pc = cls(adapter, span, call, endpoint, capture, recorded)
         if capture:  # converted now (the app may change its messages later), set at the end
             try:
                 pc.budget = new_budget(_size(attributes))
@@ -170,22 +222,27 @@ class ProviderCall:
             self.call.response = content
 
     def finish(self, data: Any = None, error: BaseException | None = None, incomplete: bool = False) -> None:
-        """End the call once: response attributes, metrics, side channel, span end."""
+        """End the call once: response attributes, metrics, its provider trace, span end."""
         with self._lock:
             if self.ended:
                 return
             self.ended = True
+        call = self.call
+        call.end_ns = time.time_ns()
         try:
             self._complete(data, error, incomplete)
         except Exception as exc:
             report_error("call.finish", exc)
-        end_span(self.span)
+        if self.recorded:
+            call.is_error = error is not None and not isinstance(error, asyncio.CancelledError)
+            processor.submit(call)
+        end_span(self.span, call.end_ns)
 
     def _complete(self, data: Any, error: BaseException | None, incomplete: bool) -> None:
         span, call = self.span, self.call
         if data is not None:
             self.adapter.read_response(call, data)
-        end_ns = time.time_ns()
+        end_ns = call.end_ns
         attributes = self.content
         if call.response_id:
             attributes[semconv.GEN_AI_RESPONSE_ID] = call.response_id
@@ -225,9 +282,7 @@ class ProviderCall:
             mark_dropped(span, self.budget)
         if error is not None:
             self._record_failure(error)
-        span_context = span.get_span_context()
-        self._record_metrics(end_ns, error, span_context)
-        sidechannel.hand_over(span_context.span_id, call)
+        self._record_metrics(end_ns, error, span.get_span_context())
 
     def _record_failure(self, error: BaseException) -> None:
         record_error(self.span, error)

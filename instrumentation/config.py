@@ -91,6 +91,7 @@ class Settings:
     sdk_disabled: bool = False
     capture_content: bool = False
     store_content: bool = True
+    record_unsampled: bool = True
     max_attribute_bytes: int = 4096
     max_span_bytes: int = 16384
     store_url: str = DEFAULT_STORE_URL
@@ -121,6 +122,7 @@ class Settings:
             sdk_disabled=_bool(e, "OTEL_SDK_DISABLED", False),
             capture_content=capture_content_from(e.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")),
             store_content=_bool(e, "LLMTEL_STORE_CONTENT", True),
+            record_unsampled=_bool(e, "LLMTEL_RECORD_UNSAMPLED", True),
             max_attribute_bytes=_int(e, "LLMTEL_MAX_ATTRIBUTE_BYTES", 4096, 256),
             max_span_bytes=_int(e, "LLMTEL_MAX_SPAN_BYTES", 16384, 1024),
             store_url=check_store_url(e.get("LLMTEL_CLICKHOUSE_URL", DEFAULT_STORE_URL).strip()),

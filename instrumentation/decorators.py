@@ -169,10 +169,10 @@ def _finish(
     end_span(span)
 
 
-def end_span(span: Span) -> None:
+def end_span(span: Span, end_time: int | None = None) -> None:
     """End ``span``; a failing span processor is counted, not raised into the app."""
     try:
-        span.end()
+        span.end(end_time)
     except Exception as exc:
         report_error("span.end", exc)
 

@@ -2,7 +2,8 @@
 
 A value that fits goes on the span as is. A larger one becomes a valid-JSON preview plus
 ``<key>_ref`` = ``llmtel://llm_payloads/<sha256>``, and the full bytes go to the
-``PayloadSink``. Each span also has a total budget for everything llmtel adds to it.
+``PayloadSink`` (no ``_ref`` when the sink refused them). Each span also has a total
+budget for everything llmtel adds to it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from .selftelemetry import (
 from .semconv import LLMTEL_DROPPED_ATTRIBUTES, PAYLOAD_REF_PREFIX, REF_SUFFIX
 
 RESERVE: Final = 64  # kept free on every span for the dropped-attributes counter
-REF_BYTES: Final = len(REF_SUFFIX) + len(PAYLOAD_REF_PREFIX) + 64
 REDACTION_FAILED: Final = "[llmtel: redaction failed]"
 
 
@@ -106,8 +106,10 @@ class _RecentShas:
 recent = _RecentShas()
 
 
-def offload(data: bytes) -> str:
-    """Hand ``data`` to the payload sink and return its ``llmtel://llm_payloads/<sha256>`` ref.
+def offload(data: bytes) -> str | None:
+    """Hand ``data`` to the payload sink; its ``llmtel://llm_payloads/<sha256>`` ref, or None
+    when nothing will store it (no sink, content storage off, queue full): a span never
+    names a payload that is not on its way to the store.
 
     The payload is stored under the current ``llm_context`` org, so one tenant's reader never
     resolves another tenant's values."""
@@ -115,23 +117,22 @@ def offload(data: bytes) -> str:
     scope = current_context()
     org_id = scope.org_id if scope is not None else None
     key = sha if org_id is None else f"{org_id}/{sha}"
-    if key not in recent:
-        sink = runtime.active.payload_sink
-        accepted = False
-        if sink is not None and runtime.active.settings.store_content:
-            try:
-                accepted = sink.offer_payload(sha, data, org_id)
-            except Exception as exc:
-                report_error("payload_sink.offer_payload", exc)
-        if accepted:
-            recent.add(key)
-            payloads_offloaded.add(len(data))
-        else:
-            reason = (
-                "no_sink" if sink is None else "rejected" if runtime.active.settings.store_content else "content_off"
-            )
-            payloads_dropped.add(1, {"reason": reason})
-    return PAYLOAD_REF_PREFIX + sha
+    if key in recent:
+        return PAYLOAD_REF_PREFIX + sha
+    sink = runtime.active.payload_sink
+    accepted = False
+    if sink is not None and runtime.active.settings.store_content:
+        try:
+            accepted = sink.offer_payload(sha, data, org_id)
+        except Exception as exc:
+            report_error("payload_sink.offer_payload", exc)
+    if accepted:
+        recent.add(key)
+        payloads_offloaded.add(len(data))
+        return PAYLOAD_REF_PREFIX + sha
+    reason = "no_sink" if sink is None else "rejected" if runtime.active.settings.store_content else "content_off"
+    payloads_dropped.add(1, {"reason": reason})
+    return None
 
 
 def redact(kind: str, value: Any) -> Any:
@@ -165,13 +166,14 @@ def fit(
         budget.remaining -= len(key) + size
         return
     ref_key = key + REF_SUFFIX
-    room = min(max_attr, budget.remaining - len(key) - REF_BYTES - len(key))
     try:
         ref = offload(text.encode("utf-8", "surrogatepass"))
     except Exception as exc:
         report_error("payloads.offload", exc)
         ref = None
-    if room < 8 or ref is None:
+    ref_cost = 0 if ref is None else len(ref_key) + len(ref)
+    room = min(max_attr, budget.remaining - len(key) - ref_cost)
+    if room < 8:
         budget.dropped += 1
         attributes_dropped.add(1)
         return
@@ -181,8 +183,9 @@ def fit(
         value = text
     shown = preview(value, room, size)
     out[key] = shown
-    out[ref_key] = ref
-    budget.remaining -= len(key) + utf8_len(shown) + len(ref_key) + len(ref)
+    if ref is not None:
+        out[ref_key] = ref
+    budget.remaining -= len(key) + utf8_len(shown) + ref_cost
 
 
 def fit_value(out: MutableMapping[str, AttributeValue], key: str, value: Any, budget: SpanBudget, kind: str) -> None:

@@ -1,11 +1,64 @@
-"""The provider trace: one denormalised row per LLM call, linked to its span by ids."""
+"""What a sink receives and what it stores: an :class:`LLMCall` as observed, the
+:class:`ProviderTrace` row built from it (see ``provider_trace.build``), and offloaded
+:class:`Payload` values.
+
+An LLMCall carries everything its row needs, ids and times included, so a row never depends
+on the span: an unsampled call (whose span is never exported) is still one row.
+"""
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
+
+from .context import LLMContext, current
+from .usage import Usage
+
+
+@dataclass(slots=True)
+class LLMCall:
+    """One provider call: what it sent and received, with its span's ids and its times.
+    ``request``/``response`` may be raw JSON bytes (straight from the SDK's HTTP layer, not
+    re-serialised) or Python values; both are turned into text on the sink's thread."""
+
+    provider: str
+    operation: str
+    request_model: str | None = None
+    is_stream: bool = False
+    request: Any = None
+    request_params: Mapping[str, Any] = field(default_factory=dict)
+    # When set, ``request_params`` is the body as sent and this picks the parameters from it
+    # where the record is built (the writer thread), not on the request path.
+    params_of: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+    response: Any = None
+    usage: Usage | None = None
+    response_id: Any = None  # as the provider sent it: the row keeps a string, or null
+    response_model: Any = None
+    finish_reasons: Sequence[Any] = ()  # a tuple: it is also the span attribute, not a copy
+    first_chunk_ns: int | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    incomplete: bool = False
+    context: LLMContext | None = field(default_factory=current)  # the llm_context where the call began
+    trace_id: int = 0
+    span_id: int = 0
+    parent_span_id: int | None = None
+    start_ns: int = 0
+    end_ns: int = 0
+    is_error: bool = False
+    service_name: str | None = None
+    # Set when a body was too big to queue whole: {"request"/"response": (bytes, sha256)}.
+    cut: dict[str, tuple[int, str]] | None = None
+
+    def approx_bytes(self) -> int:
+        """Memory this call holds until its row is built: its raw request and response, mostly."""
+        size = 1024
+        for value in (self.request, self.response):
+            if isinstance(value, (bytes, bytearray, str)):
+                size += len(value)
+        return size
 
 
 @dataclass(slots=True)
@@ -51,28 +104,16 @@ class ProviderTrace:
     request_params_json: str = "{}"
 
     def approx_bytes(self) -> int:
-        """Memory this record holds, for byte-bounded queues."""
+        """Memory this row holds, for byte-bounded queues."""
         return 512 + len(self.request_json) + len(self.response_json) + len(self.request_params_json)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-@dataclass(slots=True)
-class PendingTrace:
-    """A provider trace that a background sink builds on its own thread, so the request path
-    only enqueues the finished span. ``build`` returns None when building failed (counted)."""
-
-    builder: Callable[[Any, Any], ProviderTrace | None]  # (span, call) → the record
-    span: Any
-    call: Any
-    size: int
-
-    def approx_bytes(self) -> int:
-        return self.size
-
-    def build(self) -> ProviderTrace | None:
-        return self.builder(self.span, self.call)
+Record = LLMCall | ProviderTrace
+"""What a TraceSink takes: a call as observed (built into its row on the sink's thread), or
+a row built elsewhere (an import, a test), stored as it is."""
 
 
 class Payload(NamedTuple):
@@ -81,18 +122,3 @@ class Payload(NamedTuple):
     sha256: str
     data: bytes
     org_id: str | None
-
-
-def split(batch: Iterable[ProviderTrace | PendingTrace | Payload]) -> tuple[list[ProviderTrace], list[Payload]]:
-    """A sink's batch as its traces, pending ones built now (on the sink's thread), and its
-    payloads. Items are queued as they are, not tagged: one object less per call to collect."""
-    traces: list[ProviderTrace] = []
-    payloads: list[Payload] = []
-    for item in batch:
-        if isinstance(item, Payload):
-            payloads.append(item)
-            continue
-        trace = item.build() if isinstance(item, PendingTrace) else item
-        if trace is not None:
-            traces.append(trace)
-    return traces, payloads

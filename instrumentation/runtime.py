@@ -6,10 +6,13 @@ Hot paths read ``runtime.active`` once per call; replacing it is atomic.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .config import Settings
 from .pricing import PriceTable, load_prices
-from .sinks import PayloadSink, TraceSink
+
+if TYPE_CHECKING:  # the sinks build rows, which read the runtime: no import cycle at run time
+    from .sinks import PayloadSink, TraceSink
 
 
 @dataclass(frozen=True, slots=True)

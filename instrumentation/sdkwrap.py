@@ -16,7 +16,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
-from . import sidechannel
+from . import processor
 from .clientwrap import ClientInstrumentation, build_request, process_response
 from .selftelemetry import report_error
 from .streams import closing
@@ -33,21 +33,23 @@ class SdkInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         raise NotImplementedError
 
     def _instrument(self, **kwargs: Any) -> None:
-        if not sidechannel.wanted():  # opentelemetry-instrument: nobody called configure()
+        if not processor.wanted():  # opentelemetry-instrument: nobody called configure()
             from .bootstrap import configure
 
             try:
                 configure(instrument=())
             except Exception as exc:
                 report_error(f"{self.sdk}.auto_configure", exc)
-        tracer = trace.get_tracer("llmtel", "0.1.0", tracer_provider=kwargs.get("tracer_provider"))
+        tracer = trace.get_tracer(
+            processor.SCOPE_PREFIX + self.sdk, "0.1.0", tracer_provider=kwargs.get("tracer_provider")
+        )
         base = importlib.import_module(f"{self.sdk}._base_client")
         streaming = importlib.import_module(f"{self.sdk}._streaming")
         raw_types: list[type] = [importlib.import_module(f"{self.sdk}._response").BaseAPIResponse]
         with contextlib.suppress(ImportError):  # the Anthropic SDK has no legacy raw response
             raw_types.append(importlib.import_module(f"{self.sdk}._legacy_response").LegacyAPIResponse)
         ci = ClientInstrumentation(
-            self.make_adapter(), tracer, streaming.Stream, streaming.AsyncStream, tuple(raw_types)
+            self.make_adapter(), tracer, streaming.Stream, streaming.AsyncStream, tuple(raw_types), streaming.SSEDecoder
         )
         self._wrapped: list[tuple[Any, str]] = []
         self._wrap(base, "SyncAPIClient.request", ci.request())

@@ -30,6 +30,16 @@ attributes_dropped = _meter.create_counter(
 traces_dropped = _meter.create_counter(
     "llmtel.provider_traces.dropped", unit="{trace}", description="Provider traces that were not recorded"
 )
+traces_deduplicated = _meter.create_counter(
+    "llmtel.provider_traces.deduplicated",
+    unit="{span}",
+    description="Other instrumentations' model-call spans not recorded: a llmtel call beneath them was",
+)
+bodies_cut = _meter.create_counter(
+    "llmtel.provider_traces.bodies_cut",
+    unit="{body}",
+    description="Requests or responses too big to queue whole, stored as size, sha256 and a preview",
+)
 content_redaction_failures = _meter.create_counter(
     "llmtel.redaction.failures", unit="{payload}", description="Payloads dropped because the redaction hook raised"
 )

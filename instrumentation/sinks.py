@@ -13,16 +13,18 @@ import threading
 from collections import OrderedDict
 from typing import Any, Protocol, runtime_checkable
 
+from . import provider_trace
 from .batching import BatchWorker
-from .records import Payload, PendingTrace, ProviderTrace, split
+from .records import LLMCall, Payload, ProviderTrace, Record
+from .selftelemetry import bodies_cut, log_once, report_error, traces_dropped
 
 
 @runtime_checkable
 class TraceSink(Protocol):
-    """Takes finished provider traces."""
+    """Takes finished LLM calls; each becomes one provider trace (``provider_trace.build``)."""
 
-    def offer(self, trace: ProviderTrace) -> bool:
-        """Enqueue ``trace``; False when it was dropped (and counted)."""
+    def offer(self, record: Record) -> bool:
+        """Enqueue ``record``; False when it was dropped (and counted). Called on the request path."""
         ...
 
     def flush(self, timeout: float | None = None) -> bool: ...
@@ -39,8 +41,41 @@ class PayloadSink(Protocol):
         ...
 
 
+def queue_record(worker: BatchWorker, call: Record) -> bool:
+    """Enqueue ``call`` on ``worker``; a call too big for the queue (or one arriving while the
+    queue is full) goes in with its bodies cut to a preview, size and sha256, so its row keeps
+    the metadata and usage. The cut is counted and logged once."""
+    size = call.approx_bytes()
+    if isinstance(call, ProviderTrace):
+        return worker.enqueue(call, size)
+    if worker.enqueue(call, size, count_drop=False):
+        return True
+    reason = "too_big" if size > worker.max_queue_bytes else "queue_full"
+    try:
+        small = provider_trace.cut(call, reason)
+    except Exception as exc:
+        traces_dropped.add(1, {"reason": "cut_error"})
+        report_error("sink.cut", exc)
+        return False
+    if not worker.enqueue(small, 1024 + 2 * provider_trace.PREVIEW_BYTES):
+        return False
+    bodies_cut.add(len(small.cut or ()), {"reason": reason})
+    log_once(
+        f"cut.{reason}",
+        "llmtel: a %s call of %d bytes did not fit the writer's queue (%s, LLMTEL_QUEUE_MAX_BYTES=%d); its row "
+        "keeps metadata, usage, a preview and the size and sha256 of its bodies (counted in "
+        "llmtel.provider_traces.bodies_cut; further ones are not logged)",
+        call.provider,
+        size,
+        reason,
+        worker.max_queue_bytes,
+    )
+    return True
+
+
 class InMemorySink:
-    """Keeps traces and payloads in lists/dicts: for tests and notebooks. Bounded by count."""
+    """Keeps traces and payloads in lists/dicts: for tests and notebooks. Bounded by count.
+    Builds each row as it is offered (on the caller's thread): not for production."""
 
     def __init__(self, max_traces: int = 100_000) -> None:
         self.traces: list[ProviderTrace] = []
@@ -48,9 +83,11 @@ class InMemorySink:
         self._max = max_traces
         self._lock = threading.Lock()
 
-    def offer(self, trace: ProviderTrace) -> bool:
+    def offer(self, record: Record) -> bool:
+        trace = provider_trace.build(record) if isinstance(record, LLMCall) else record
         with self._lock:
             if len(self.traces) >= self._max:
+                traces_dropped.add(1, {"reason": "memory_sink_full"})
                 return False
             self.traces.append(trace)
             return True
@@ -77,21 +114,31 @@ class JsonlSink(BatchWorker):
     """Appends traces to ``traces.jsonl`` and payloads to ``payloads.jsonl`` in ``directory``,
     from a background thread. Useful where no ClickHouse is installed."""
 
-    builds_pending = True  # takes PendingTrace: records are built on the writer thread
-
     def __init__(self, directory: str, **worker_options: Any) -> None:
         super().__init__("llmtel-jsonl", **worker_options)
         self.directory = directory
         os.makedirs(directory, exist_ok=True)
 
-    def offer(self, trace: ProviderTrace | PendingTrace) -> bool:
-        return self.enqueue(trace, trace.approx_bytes())
+    def offer(self, record: Record) -> bool:
+        return queue_record(self, record)
 
     def offer_payload(self, sha256: str, data: bytes, org_id: str | None = None) -> bool:
         return self.enqueue(Payload(sha256, data, org_id), len(data) + 64)
 
     def write_batch(self, batch: list[Any]) -> None:
-        traces, payloads = split(batch)
+        traces: list[ProviderTrace] = []
+        payloads: list[Payload] = []
+        for item in batch:
+            if isinstance(item, Payload):
+                payloads.append(item)
+            elif isinstance(item, ProviderTrace):
+                traces.append(item)
+            else:
+                try:
+                    traces.append(provider_trace.build(item))
+                except Exception as exc:
+                    traces_dropped.add(1, {"reason": "build_error"})
+                    report_error("jsonl.build", exc)
         if traces:
             with open(os.path.join(self.directory, "traces.jsonl"), "a", encoding="utf-8") as f:
                 for trace in traces:

@@ -6,6 +6,7 @@ Nothing here estimates tokens.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,11 +27,15 @@ class Usage:
 
 
 def _int(value: Any) -> int | None:
+    """A count as sent; a float only when it is a finite number (NaN and ±inf are not counts).
+    Range (negative, past UInt64) is the row's concern, not the span's: see provider_trace."""
     if type(value) is int:
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return int(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(value)
+    return None
 
 
 def _sum(*values: int | None) -> int | None:

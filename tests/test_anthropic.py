@@ -150,7 +150,7 @@ def test_fixture_sync(case: str, server: ProviderServer, tel: Telemetry, instrum
     [record] = tel.traces()
     check(record, stream, want, content)
     [span] = tel.spans()  # one LLM span: the SDK's own tracing is off while llmtel instruments
-    assert span.instrumentation_scope.name == "llmtel"
+    assert span.instrumentation_scope.name == "llmtel.instrumentation.anthropic"
     assert "SECRET" not in json.dumps(dict(span.attributes)) + json.dumps(record.to_dict(), default=str)
 
 

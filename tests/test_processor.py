@@ -1,4 +1,6 @@
-"""ProviderTraceProcessor: one record per finished LLM span, built from span + side channel."""
+"""ProviderTraceProcessor and the row it makes of a call: one row per provider call, built
+from the call alone (ids, times, usage, payloads), and foreign GenAI spans as rows only
+when llmtel did not see their call."""
 
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ import json
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from llmtel.instrumentation import llm_context, sidechannel, trace_method
-from llmtel.instrumentation.processor import trace_record_id
+from llmtel.instrumentation import llm_context, processor, trace_method
+from llmtel.instrumentation.provider_trace import build, trace_record_id
+from llmtel.instrumentation.records import LLMCall
 from llmtel.instrumentation.usage import Usage, anthropic_usage, openai_usage
 
 from .conftest import Telemetry
@@ -16,35 +19,33 @@ from .conftest import Telemetry
 tracer = trace.get_tracer("test")
 
 
-def llm_span(call: sidechannel.LLMCall | None, error: bool = False, **attrs: object) -> trace.Span:
+def foreign_span(error: bool = False, **attrs: object) -> trace.Span:
+    """A model-call span as another instrumentation makes it."""
     base = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o"}
-    with tracer.start_as_current_span(
-        "chat gpt-4o", kind=SpanKind.CLIENT, attributes={**base, **attrs}, end_on_exit=False
-    ) as span:
-        pass
-    if error:
-        span.set_status(Status(StatusCode.ERROR, "rate limited"))
-        span.set_attribute("error.type", "RateLimitError")
-    if call is not None:
-        sidechannel.hand_over(span.get_span_context().span_id, call)
-    span.end()
+    with tracer.start_as_current_span("chat gpt-4o", kind=SpanKind.CLIENT, attributes={**base, **attrs}) as span:
+        if error:
+            span.set_status(Status(StatusCode.ERROR, "rate limited"))
+            span.set_attribute("error.type", "RateLimitError")
     return span
 
 
-def test_record_from_span_and_side_channel(tel: Telemetry) -> None:
+def test_row_from_a_call(tel: Telemetry) -> None:
     request = b'{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}'
     response = b'{"id":"chatcmpl-1","choices":[{"message":{"content":"hello"}}]}'
     # a call carries the llm_context in force where it is created
     with llm_context(
         agent_id="ag", run_id="r1", step_id="s1", org_id="org", user_id="u", tags=["a", "b"], call_type="agent_step"
     ):
-        call = sidechannel.LLMCall(
+        call = LLMCall(
             provider="openai",
             operation="chat",
             request_model="gpt-4o",
             request=request,
             response=response,
             request_params={"temperature": 0.2},
+            response_model="gpt-4o-2024-08-06",
+            response_id="chatcmpl-1",
+            finish_reasons=("stop",),
             usage=openai_usage(
                 {
                     "prompt_tokens": 1000,
@@ -53,19 +54,18 @@ def test_record_from_span_and_side_channel(tel: Telemetry) -> None:
                     "completion_tokens_details": {"reasoning_tokens": 0},
                 }
             ),
+            trace_id=0xABC,
+            span_id=0x12,
+            parent_span_id=0x11,
+            start_ns=1_700_000_000_000_000_000,
+            end_ns=1_700_000_000_250_000_000,
+            service_name="svc",
         )
-        span = llm_span(
-            call,
-            **{
-                "gen_ai.response.model": "gpt-4o-2024-08-06",
-                "gen_ai.response.id": "chatcmpl-1",
-                "gen_ai.response.finish_reasons": ("stop",),
-            },
-        )
+    processor.submit(call)
     [record] = tel.traces()
-    ctx = span.get_span_context()
-    assert record.id == trace_record_id(ctx.trace_id, ctx.span_id)
-    assert record.trace_id == f"{ctx.trace_id:032x}" and record.span_id == f"{ctx.span_id:016x}"
+    assert record.id == trace_record_id(0xABC, 0x12)
+    assert record.trace_id == f"{0xABC:032x}" and record.span_id == f"{0x12:016x}"
+    assert record.parent_span_id == f"{0x11:016x}" and record.duration_ms == 250.0
     assert (record.agent_id, record.run_id, record.step_id, record.org_id, record.user_id) == (
         "ag",
         "r1",
@@ -74,7 +74,7 @@ def test_record_from_span_and_side_channel(tel: Telemetry) -> None:
         "u",
     )
     assert record.agent_tags == ["a", "b"] and record.call_type == "agent_step"
-    assert record.service_name == "llmtel-tests"
+    assert record.service_name == "svc"
     assert record.response_model == "gpt-4o-2024-08-06" and record.finish_reasons == ["stop"]
     assert (record.input_tokens, record.output_tokens, record.total_tokens) == (1000, 100, 1100)
     assert record.cache_read_input_tokens == 400
@@ -88,21 +88,52 @@ def test_record_from_span_and_side_channel(tel: Telemetry) -> None:
     assert not record.is_error
 
 
-def test_error_span_is_a_record_too(tel: Telemetry) -> None:
-    llm_span(
-        sidechannel.LLMCall(provider="openai", operation="chat", error_message="429 Too Many Requests"), error=True
+def test_values_no_column_can_hold_become_null_and_stay_in_the_payload() -> None:
+    """Negative, huge, NaN and mistyped numbers, non-string ids, lone surrogates: the row takes
+    what its columns can hold; the provider's bytes are kept as they came."""
+    response = b'{"id": 42, "usage": {"prompt_tokens": -1, "completion_tokens": 1e20}}'
+    call = LLMCall(
+        provider="openai",
+        operation="chat",
+        response=response,
+        response_id=42,
+        response_model={"odd": True},
+        finish_reasons=("stop", 7, None),
+        usage=Usage(input_tokens=-1, output_tokens=10**20, total_tokens=None, reasoning_tokens=3),
+        error_message="bad \ud800 char",
+        request={"text": "lone \udfff surrogate"},
     )
+    row = build(call)
+    assert (row.input_tokens, row.output_tokens, row.total_tokens, row.reasoning_tokens) == (None, None, None, 3)
+    assert row.response_id == "42" and row.response_model is None
+    assert row.finish_reasons == ["stop", "7"]
+    assert row.error_message == "bad \ufffd char"
+    assert json.loads(row.request_json) == {"text": "lone \udfff surrogate"}  # escaped, not replaced
+    row.request_json.encode("utf-8")  # a String column takes it
+    assert row.response_json == response.decode()
+
+
+def test_error_span_from_another_instrumentation_is_a_row(tel: Telemetry) -> None:
+    foreign_span(error=True)
     [record] = tel.traces()
     assert record.is_error and record.error_type == "RateLimitError"
-    assert record.error_message == "429 Too Many Requests"
+    assert record.error_message == "rate limited"
     assert record.input_tokens is None and record.cost_usd is None
 
 
 def test_span_from_another_instrumentation_still_makes_a_record(tel: Telemetry) -> None:
-    llm_span(None, **{"gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 5})
+    span = foreign_span(**{"gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 5})
     [record] = tel.traces()
     assert (record.input_tokens, record.output_tokens, record.total_tokens) == (10, 5, 15)
-    assert record.request_json == ""
+    assert record.request_json == "" and record.span_id == f"{span.get_span_context().span_id:016x}"
+    assert record.service_name == "llmtel-tests"
+
+
+def test_agent_and_tool_spans_are_not_rows(tel: Telemetry) -> None:
+    for operation in ("invoke_agent", "execute_tool", "create_agent"):
+        with tracer.start_as_current_span(operation, attributes={"gen_ai.operation.name": operation}):
+            pass
+    assert tel.traces() == []
 
 
 def test_non_llm_spans_make_no_record(tel: Telemetry) -> None:
@@ -116,15 +147,13 @@ def test_non_llm_spans_make_no_record(tel: Telemetry) -> None:
 
 def test_store_content_off_keeps_no_payloads(tel: Telemetry) -> None:
     tel.configure(store_content=False)
-    llm_span(sidechannel.LLMCall(provider="openai", operation="chat", request=b'{"secret":1}', response=b"{}"))
-    [record] = tel.traces()
+    record = build(LLMCall(provider="openai", operation="chat", request=b'{"secret":1}', response=b"{}"))
     assert record.request_json == "" and record.response_json == ""
 
 
 def test_redaction_applies_to_stored_payloads(tel: Telemetry) -> None:
     tel.configure(redact=lambda kind, value: {"redacted": kind} if kind == "request" else value)
-    llm_span(sidechannel.LLMCall(provider="openai", operation="chat", request=b'{"secret":1}', response=b'{"ok":1}'))
-    [record] = tel.traces()
+    record = build(LLMCall(provider="openai", operation="chat", request=b'{"secret":1}', response=b'{"ok":1}'))
     assert json.loads(record.request_json) == {"redacted": "request"}
     assert json.loads(record.response_json) == {"ok": 1}
 
@@ -142,3 +171,8 @@ def test_anthropic_usage_counts_cache_in_input() -> None:
         reasoning_tokens=None,
     )
     assert anthropic_usage(None) is None
+
+
+def test_usage_never_raises_on_numbers_that_are_not_counts() -> None:
+    usage = openai_usage({"prompt_tokens": float("nan"), "completion_tokens": float("inf"), "total_tokens": "7"})
+    assert usage == Usage(None, None, None, None, None, None)

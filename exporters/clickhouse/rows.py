@@ -1,7 +1,6 @@
 """Provider traces and payloads as ClickHouse rows, and back.
 
-The column order is the ProviderTrace field order, so a new field is one line in records.py
-and one column in schema.py.
+The column order is the ProviderTrace field order.
 """
 
 from __future__ import annotations
@@ -59,6 +58,13 @@ def batch_token(kind: str, keys: Iterable[str]) -> str:
         digest.update(key.encode())
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def row_keys(kind: str, rows: Iterable[Sequence[Any]]) -> Iterable[str]:
+    """What identifies each row in a batch token: a trace's id, a payload's org and sha256."""
+    if kind == "traces":
+        return (str(row[0]) for row in rows)
+    return (f"{row[0] or ''}/{row[1]}" for row in rows)
 
 
 def to_spool(kind: str, row: Sequence[Any]) -> list[Any]:

@@ -6,6 +6,9 @@ first. A process replaying a file first claims it by renaming it, so two process
 a spool directory never insert the same file at once; a claim left by a dead process is
 released on the next scan. Batches keep their deduplication token, so a replay that is
 retried after a lost reply is still stored once.
+
+The same format, with the store's error in the header, holds the quarantine: rows the
+store rejected (``quarantine/`` under the spool directory), kept for ``llmtel db replay``.
 """
 
 from __future__ import annotations
@@ -27,12 +30,23 @@ _SUFFIX = ".batch"
 _FORMAT = 1
 
 
+QUARANTINE = "quarantine"  # the subdirectory of rows the store rejected
+
+
 @dataclass(frozen=True)
 class SpooledBatch:
     path: str
     kind: str  # "traces" or "payloads"
     token: str
     rows: list[list[Any]]
+    reason: str | None = None  # why the store rejected them (quarantined batches)
+
+
+@dataclass(frozen=True)
+class SpoolSummary:
+    batches: int
+    rows: int
+    reasons: dict[str, int]  # rows by the store's error (quarantine)
 
 
 def _alive(pid: int) -> bool:
@@ -56,7 +70,7 @@ class Spool:
 
     def _names(self) -> list[str]:
         try:
-            return sorted(os.listdir(self.directory))
+            return sorted(name for name in os.listdir(self.directory) if name != QUARANTINE)
         except FileNotFoundError:
             return []
 
@@ -70,10 +84,33 @@ class Spool:
                 continue
         return total
 
-    def put(self, kind: str, token: str, rows: Sequence[Sequence[Any]]) -> bool:
+    def quarantine(self) -> Spool:
+        """Where rows the store rejected are kept (same format, same budget)."""
+        return Spool(os.path.join(self.directory, QUARANTINE), self.max_bytes)
+
+    def summary(self) -> SpoolSummary:
+        """Batches and rows waiting, read from the files' headers."""
+        batches = rows = 0
+        reasons: dict[str, int] = {}
+        for path in self.pending():
+            try:
+                with open(path, "rb") as f:
+                    header = json.loads(f.readline())
+            except (OSError, ValueError):
+                continue
+            batches += 1
+            rows += int(header.get("rows", 0))
+            if header.get("reason"):
+                reasons[header["reason"]] = reasons.get(header["reason"], 0) + int(header.get("rows", 0))
+        return SpoolSummary(batches, rows, reasons)
+
+    def put(self, kind: str, token: str, rows: Sequence[Sequence[Any]], reason: str | None = None) -> bool:
         """Write one batch; False (nothing written) when it would exceed the budget."""
-        lines = [json.dumps({"v": _FORMAT, "kind": kind, "token": token, "rows": len(rows)})]
-        lines += [json.dumps(to_spool(kind, row), allow_nan=True) for row in rows]
+        header: dict[str, Any] = {"v": _FORMAT, "kind": kind, "token": token, "rows": len(rows)}
+        if reason is not None:
+            header["reason"] = reason
+        lines = [json.dumps(header)]
+        lines += [json.dumps(to_spool(kind, row), allow_nan=True, default=repr) for row in rows]
         data = ("\n".join(lines) + "\n").encode("utf-8")
         with self._lock:
             if self.size() + len(data) > self.max_bytes:
@@ -162,7 +199,8 @@ class Spool:
         if header.get("v") != _FORMAT or len(row_lines) != header["rows"]:
             raise ValueError(f"{path}: not a whole llmtel spool batch")
         kind = header["kind"]
-        return SpooledBatch(path, kind, header["token"], [from_spool(kind, json.loads(line)) for line in row_lines])
+        rows = [from_spool(kind, json.loads(line)) for line in row_lines]
+        return SpooledBatch(path, kind, header["token"], rows, header.get("reason"))
 
     @staticmethod
     def done(batch: SpooledBatch) -> None:

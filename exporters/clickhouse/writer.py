@@ -4,8 +4,11 @@
 two inserts (llm_traces, llm_payloads), each with a deduplication token, retries them with
 exponential backoff and jitter, and when the store stays down or is locked by another
 process, spools them to disk. Spooled batches are replayed oldest-first as soon as an
-insert succeeds again, or on the next idle tick. Rows are lost only past the spool budget,
-and then they are counted (``llmtel.exporter.dropped``) and logged once a minute.
+insert succeeds again, or on the next idle tick. A batch the store rejects for its data
+(not for being down) is split until the rows it refuses are found: the rest is stored, those
+go to the quarantine with the store's error (``llmtel db status``, ``llmtel db replay``).
+Rows are lost only past the spool budget, and then they are counted
+(``llmtel.exporter.dropped``) and logged once a minute.
 """
 
 from __future__ import annotations
@@ -17,15 +20,18 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from llmtel.instrumentation.batching import BatchWorker, dropped, replayed, retried, spooled, written
+from llmtel.instrumentation import provider_trace
+from llmtel.instrumentation.batching import BatchWorker, dropped, quarantined, replayed, retried, spooled, written
 from llmtel.instrumentation.config import Settings
-from llmtel.instrumentation.records import Payload, PendingTrace, ProviderTrace
-from llmtel.instrumentation.selftelemetry import logger, report_error
+from llmtel.instrumentation.records import LLMCall, Payload, ProviderTrace, Record
+from llmtel.instrumentation.selftelemetry import logger, report_error, traces_dropped
+from llmtel.instrumentation.sinks import queue_record
 
 from . import schema
 from .location import StoreLocation, StoreLocked, connect, parse_location
-from .rows import PAYLOAD_COLUMNS, TRACE_COLUMNS, batch_token, payload_row, trace_row
-from .spool import Spool
+from .rejection import reason_of, rejects_rows
+from .rows import PAYLOAD_COLUMNS, TRACE_COLUMNS, batch_token, payload_row, row_keys, trace_row
+from .spool import Spool, SpooledBatch
 
 Part = tuple[str, str, Sequence[Sequence[Any]]]  # (table kind, dedup token, rows)
 _COLUMNS = {"traces": TRACE_COLUMNS, "payloads": PAYLOAD_COLUMNS}
@@ -58,7 +64,6 @@ class _Throttled:
 class ClickHouseWriter(BatchWorker):
     """Writes provider traces and payloads to the store at ``location``."""
 
-    builds_pending = True  # takes PendingTrace: records are built on the writer threads
     prepare_every = 32  # each 32 calls, their traces become rows: plain values the collector stops tracking
 
     def __init__(
@@ -79,6 +84,7 @@ class ClickHouseWriter(BatchWorker):
         self.location = location
         self.layout = schema.Layout(location.database, ttl_days)
         self.spool = Spool(spool_dir, spool_max_bytes)
+        self.quarantine = self.spool.quarantine()
         self.attempts = attempts
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
@@ -109,8 +115,8 @@ class ClickHouseWriter(BatchWorker):
         )
 
     # -- request path -------------------------------------------------------------------
-    def offer(self, trace: ProviderTrace | PendingTrace) -> bool:
-        return self.enqueue(trace, trace.approx_bytes())
+    def offer(self, record: Record) -> bool:
+        return queue_record(self, record)
 
     def offer_payload(self, sha256: str, data: bytes, org_id: str | None = None) -> bool:
         return self.enqueue(Payload(sha256, data, org_id), len(data) + 128)
@@ -155,10 +161,9 @@ class ClickHouseWriter(BatchWorker):
         payloads = [payload_row(org, sha, data, now) for (org, sha), data in unique.items()]
         parts: list[Part] = []
         if payloads:  # payloads first: a trace never points at a payload that is not stored yet
-            keys = (f"{org or ''}/{sha}" for org, sha in unique)
-            parts.append(("payloads", batch_token("payloads", keys), payloads))
+            parts.append(_part("payloads", payloads))
         if traces:
-            parts.append(("traces", batch_token("traces", (row[0] for row in traces)), traces))
+            parts.append(_part("traces", traces))
         return parts
 
     def _connection(self) -> Any:
@@ -203,6 +208,14 @@ class ClickHouseWriter(BatchWorker):
                 self._spool(parts)
                 return False
             except Exception as exc:
+                if rejects_rows(exc):
+                    unsent = self._isolate(parts[0], exc)
+                    if unsent:  # the store went away while the rejected rows were being found
+                        self._went_down(exc)
+                        self._spool(unsent + parts[1:])
+                        return False
+                    parts = parts[1:]
+                    continue
                 failures += 1
                 if failures >= self.attempts:
                     self._went_down(exc)
@@ -215,6 +228,59 @@ class ClickHouseWriter(BatchWorker):
             parts = parts[1:]
             self._came_back()
         return True
+
+    def _isolate(self, part: Part, error: BaseException) -> list[Part]:
+        """A part the store rejected for its data: split it in halves until the rows it refuses
+        are alone, store the rest, quarantine those with the store's error. Returns the parts
+        not sent because the store stopped answering meanwhile (to be spooled)."""
+        kind, _, rows = part
+        bad: list[tuple[Sequence[Any], str]] = []
+        stack: list[Sequence[Any]] = []
+        if len(rows) == 1:
+            bad.append((rows[0], reason_of(error)))
+        else:
+            stack += [rows[len(rows) // 2 :], rows[: len(rows) // 2]]
+        while stack:
+            chunk = stack.pop()
+            try:
+                self._insert(_part(kind, chunk))
+            except Exception as exc:
+                if not rejects_rows(exc):
+                    self._quarantine(kind, bad)
+                    return [_part(kind, c) for c in [chunk, *reversed(stack)]]
+                if len(chunk) == 1:
+                    bad.append((chunk[0], reason_of(exc)))
+                else:
+                    stack += [chunk[len(chunk) // 2 :], chunk[: len(chunk) // 2]]
+                continue
+            written.add(len(chunk), {**self._attrs, "table": _TABLES[kind]})
+        self._quarantine(kind, bad)
+        return []
+
+    def _quarantine(self, kind: str, bad: list[tuple[Sequence[Any], str]]) -> None:
+        """Keep rows the store rejected, grouped by its error; counted and logged (once a minute)."""
+        by_reason: dict[str, list[Sequence[Any]]] = {}
+        for row, reason in bad:
+            by_reason.setdefault(reason, []).append(row)
+        for reason, rows in by_reason.items():
+            try:
+                kept = self.quarantine.put(kind, _part(kind, rows)[1], rows, reason=reason)
+            except OSError as exc:
+                kept = False
+                report_error("clickhouse.quarantine", exc)
+            if not kept:
+                dropped.add(len(rows), {**self._attrs, "reason": "quarantine_full"})
+                continue
+            quarantined.add(len(rows), {**self._attrs, "table": _TABLES[kind]})
+            self._log.warn(
+                f"quarantine.{reason[:80]}",
+                "llmtel: the store rejected %d %s row(s): %s. The rest of the batch is stored; these are kept in "
+                "%s (`llmtel db status` counts them, `llmtel db replay` retries them)",
+                len(rows),
+                _TABLES[kind],
+                reason,
+                self.quarantine.directory,
+            )
 
     def replay(self, strict: bool = False, budget_s: float | None = 1.0) -> int:
         """Insert spooled batches oldest-first, several per insert, until one fails or
@@ -231,11 +297,12 @@ class ClickHouseWriter(BatchWorker):
         finally:
             self._replaying.release()
 
-    def _replay(self, strict: bool, budget_s: float | None) -> int:
+    def _replay(self, strict: bool, budget_s: float | None, spool: Spool | None = None) -> int:
+        spool = spool or self.spool
         stored = 0
         started = time.monotonic()
         while budget_s is None or time.monotonic() - started < budget_s:
-            group = self.spool.claim_group(self.batch_max_rows, self.batch_max_bytes)
+            group = spool.claim_group(self.batch_max_rows, self.batch_max_bytes)
             if not group:
                 break
             kind = group[0].kind
@@ -244,18 +311,30 @@ class ClickHouseWriter(BatchWorker):
             try:
                 self._insert((kind, token, rows))
             except Exception as exc:
+                if rejects_rows(exc):  # never retried as it is: split, the rest stored, the refused quarantined
+                    unsent = self._isolate((kind, token, rows), exc)
+                    self._spool(unsent)
+                    _done(group)
+                    if unsent:
+                        self._went_down(exc)
+                        break
+                    continue
                 for batch in group:
-                    self.spool.unclaim(batch)
+                    spool.unclaim(batch)
                 if strict:
                     raise
                 self._went_down(exc)
                 break
-            for batch in group:
-                self.spool.done(batch)
+            _done(group)
             stored += len(rows)
             replayed.add(len(rows), {**self._attrs, "table": _TABLES[kind]})
             self._came_back()
         return stored
+
+    def replay_quarantine(self) -> int:
+        """Try the rejected rows again (after a schema fix, say); those still refused go back."""
+        with self._replaying:
+            return self._replay(strict=True, budget_s=None, spool=self.quarantine)
 
     def _spool(self, parts: list[Part]) -> None:
         for kind, token, rows in parts:
@@ -338,14 +417,27 @@ class ClickHouseWriter(BatchWorker):
 
 
 def _prepared(item: Any) -> Any:
-    """A queued item as it waits for its write: a trace as its llm_traces row (None when it
-    could not be built, which is counted), a row or a payload as it is."""
-    if isinstance(item, PendingTrace):
-        trace = item.build()
-        return None if trace is None else trace_row(trace)
+    """A queued item as it waits for its write: a call or a trace as its llm_traces row (None
+    when it could not be built, which is counted), a row or a payload as it is."""
     if isinstance(item, ProviderTrace):
         return trace_row(item)
+    if isinstance(item, LLMCall):
+        try:
+            return trace_row(provider_trace.build(item))
+        except Exception as exc:
+            traces_dropped.add(1, {"reason": "build_error"})
+            report_error("clickhouse.build", exc)
+            return None
     return item
+
+
+def _part(kind: str, rows: Sequence[Sequence[Any]]) -> Part:
+    return (kind, batch_token(kind, row_keys(kind, rows)), rows)
+
+
+def _done(group: list[SpooledBatch]) -> None:
+    for batch in group:
+        Spool.done(batch)
 
 
 def _types_of(client: Any, database: str, kind: str) -> list[str]:
@@ -355,11 +447,13 @@ def _types_of(client: Any, database: str, kind: str) -> list[str]:
     return [types[name] for name in _COLUMNS[kind]]
 
 
-def replay_spool(location: StoreLocation, spool_dir: str, ttl_days: int = 0) -> tuple[int, int]:
-    """Write every spooled batch now (``llmtel db replay``); returns (rows stored, batches left)."""
+def replay_spool(location: StoreLocation, spool_dir: str, ttl_days: int = 0) -> tuple[int, int, int]:
+    """Write every spooled batch now, then retry the quarantine (``llmtel db replay``); returns
+    (rows stored, spool batches left, rows still quarantined)."""
     writer = ClickHouseWriter(location, spool_dir=spool_dir, ttl_days=ttl_days)
     try:
         stored = writer.replay(strict=True, budget_s=None)
+        stored += writer.replay_quarantine()
     finally:
         writer.close()
-    return stored, len(writer.spool.pending())
+    return stored, len(writer.spool.pending()), writer.quarantine.summary().rows

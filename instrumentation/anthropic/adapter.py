@@ -12,7 +12,7 @@ from .. import semconv
 from ..adapters import Accumulator, read_ids_and_usage, scalar_attributes
 from ..fields import fields_of, get, sent_params
 from ..messages import anthropic_block, anthropic_message, anthropic_parts
-from ..sidechannel import LLMCall
+from ..records import LLMCall
 from ..usage import anthropic_usage
 
 CONTENT_KEYS: Final = frozenset({"messages", "system", "tools"})
@@ -35,7 +35,9 @@ USAGE_KEYS: Final = ("input_tokens", "output_tokens", "cache_read_input_tokens",
 class AnthropicAdapter:
     provider = "anthropic"
 
-    def operation(self, path: str) -> str | None:
+    def operation(self, method: str, path: str) -> str | None:
+        if method.lower() != "post":
+            return None
         return "chat" if path.split("?", 1)[0].endswith("/v1/messages") else None
 
     def request_attributes(self, operation: str, body: Mapping[str, Any]) -> dict[str, AttributeValue]:

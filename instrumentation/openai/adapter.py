@@ -12,7 +12,7 @@ from .. import semconv
 from ..adapters import Accumulator, read_ids_and_usage, scalar_attributes
 from ..fields import fields_of, get, sent_params
 from ..messages import openai_chat_message, openai_response_items
-from ..sidechannel import LLMCall
+from ..records import LLMCall
 from ..usage import openai_usage
 
 CONTENT_KEYS: Final = frozenset({"messages", "input", "instructions", "tools", "functions", "prompt"})
@@ -64,7 +64,10 @@ def _finish_reasons(choices: Any) -> tuple[str, ...]:
 class OpenAIAdapter:
     provider = "openai"
 
-    def operation(self, path: str) -> str | None:
+    def operation(self, method: str, path: str) -> str | None:
+        if method.lower() != "post":  # GET /chat/completions lists stored completions
+            return None
+        path = path.split("?", 1)[0]
         if path.endswith("/chat/completions"):
             return "chat"
         if path.endswith("/responses"):
@@ -133,13 +136,20 @@ class OpenAIAdapter:
         return OpenAIStreamAccumulator()
 
 
+def _new_choice(index: Any) -> dict[str, Any]:
+    return {"index": index, "text": [], "refusal": [], "tools": {}, "finish_reason": None, "role": "assistant"}
+
+
 class OpenAIStreamAccumulator:
-    """Chat Completions chunks, or Responses API events; which one is seen from the first event."""
+    """Chat Completions or legacy Completions chunks, or Responses API events; which one is
+    seen from the first event. Chunks may be SDK models or decoded JSON (a stream the app read
+    as bytes), and may be Azure's content-filter chunks (no id or model, no ``delta``, empty
+    ``choices``), which neither set the response's ids nor lose the events around them."""
 
     def __init__(self) -> None:
-        self.chat: bool | None = None
-        self.head: dict[str, Any] = {}
-        self.choices: dict[int, dict[str, Any]] = {}
+        self.chunked: bool | None = None
+        self.head: dict[str, Any] = {"id": None, "object": "chat.completion", "created": None, "model": None}
+        self.choices: dict[Any, dict[str, Any]] = {}
         self.usage: Any = None
         self.final_response: Any = None
         self.response_snapshot: Any = None
@@ -147,9 +157,9 @@ class OpenAIStreamAccumulator:
         self.responses_items: dict[int, Any] = {}
 
     def add_all(self, events: list[Any]) -> None:
-        if self.chat is None:  # the first event says which API this stream speaks
-            self.chat = getattr(events[0], "object", None) == "chat.completion.chunk"
-        if self.chat:
+        if self.chunked is None:  # the first event says which API this stream speaks
+            self.chunked = "choices" in fields_of(events[0])
+        if self.chunked:
             self._add_chunks(events)
             return
         for event in events:
@@ -158,44 +168,35 @@ class OpenAIStreamAccumulator:
                 self._add_responses_event(str(kind), event)
 
     def _add_chunks(self, chunks: list[Any]) -> None:
-        """Chat chunks are ``ChatCompletionChunk`` models, whose fields are all declared, so each
-        model's ``__dict__`` holds them: read once per model, then by key (an SDK without a
-        field fails the fold, which is reported, not raised)."""
-        if not self.head:
-            first = chunks[0].__dict__
-            self.head = {
-                "id": first["id"],
-                "object": "chat.completion",
-                "created": first["created"],
-                "model": first["model"],
-            }
-        choices = self.choices
+        head, choices = self.head, self.choices
         for chunk in chunks:
-            fields = chunk.__dict__
-            if fields["usage"] is not None:
+            fields = fields_of(chunk)
+            if not head["id"] and fields.get("id"):  # Azure's filter chunks have an empty id and model
+                head["id"], head["created"] = fields.get("id"), fields.get("created")
+                if fields.get("object") == "text_completion":
+                    head["object"] = "text_completion"
+            for key in ("model", "system_fingerprint", "service_tier"):
+                if not head.get(key) and fields.get(key):
+                    head[key] = fields[key]
+            if fields.get("prompt_filter_results"):
+                head["prompt_filter_results"] = fields["prompt_filter_results"]
+            if fields.get("usage") is not None:
                 self.usage = fields["usage"]
-            for choice in fields["choices"]:
-                choice_fields = choice.__dict__
-                index = choice_fields["index"]
+            for choice in fields.get("choices") or ():
+                choice_fields = fields_of(choice)
+                index = choice_fields.get("index") or 0
                 slot = choices.get(index)
                 if slot is None:
-                    slot = choices[index] = {
-                        "index": index,
-                        "text": [],
-                        "refusal": [],
-                        "tools": {},
-                        "finish_reason": None,
-                        "role": "assistant",
-                    }
-                delta = choice_fields["delta"].__dict__
-                content = delta["content"]
+                    slot = choices[index] = _new_choice(index)
+                delta = fields_of(choice_fields.get("delta"))
+                content = delta.get("content") or choice_fields.get("text")  # legacy completions: text
                 if content:
                     slot["text"].append(content)
-                if delta["refusal"]:
+                if delta.get("refusal"):
                     slot["refusal"].append(delta["refusal"])
-                if delta["tool_calls"]:
+                if delta.get("tool_calls"):
                     self._add_tool_deltas(slot["tools"], delta["tool_calls"])
-                if choice_fields["finish_reason"]:
+                if choice_fields.get("finish_reason"):
                     slot["finish_reason"] = choice_fields["finish_reason"]
 
     @staticmethod
@@ -226,35 +227,22 @@ class OpenAIStreamAccumulator:
             OpenAIAdapter().read_response(call, self.final_response)
             return
         if self.response_snapshot is not None:  # a Responses stream that ended early
-            OpenAIAdapter().read_response(call, self.response_snapshot)
-            output = [
-                self.responses_items.get(i)
-                or {
-                    "type": "message",
-                    "role": "assistant",
-                    "content": [{"type": "output_text", "text": "".join(self.responses_text.get(i, []))}],
-                }
-                for i in sorted(set(self.responses_items) | set(self.responses_text))
-            ]
-            call.response = {
-                "id": call.response_id,
-                "object": "response",
-                "model": call.response_model,
-                "status": "incomplete",
-                "output": output,
-            }
-            call.finish_reasons = ()
+            self._complete_early_response(call)
             return
+        text_completion = self.head["object"] == "text_completion"
         choices = []
-        for index in sorted(self.choices):
+        for index in sorted(self.choices, key=str):
             slot = self.choices[index]
+            if text_completion:
+                choices.append({"index": index, "text": "".join(slot["text"]), "finish_reason": slot["finish_reason"]})
+                continue
             message: dict[str, Any] = {"role": slot["role"], "content": "".join(slot["text"]) or None}
             if slot["refusal"]:
                 message["refusal"] = "".join(slot["refusal"])
             if slot["tools"]:
                 message["tool_calls"] = [
                     {"id": t["id"], "type": t["type"], "function": {"name": t["name"], "arguments": "".join(t["args"])}}
-                    for _, t in sorted(slot["tools"].items())
+                    for _, t in sorted(slot["tools"].items(), key=lambda item: str(item[0]))
                 ]
             choices.append({"index": index, "message": message, "finish_reason": slot["finish_reason"]})
         response: dict[str, Any] = {**self.head, "choices": choices}
@@ -263,3 +251,23 @@ class OpenAIStreamAccumulator:
         call.response = response
         read_ids_and_usage(call, response, openai_usage)
         call.finish_reasons = _finish_reasons(choices)  # what the chunks said, read off the assembled choices
+
+    def _complete_early_response(self, call: LLMCall) -> None:
+        OpenAIAdapter().read_response(call, self.response_snapshot)
+        output = [
+            self.responses_items.get(i)
+            or {
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": "".join(self.responses_text.get(i, []))}],
+            }
+            for i in sorted(set(self.responses_items) | set(self.responses_text))
+        ]
+        call.response = {
+            "id": call.response_id,
+            "object": "response",
+            "model": call.response_model,
+            "status": "incomplete",
+            "output": output,
+        }
+        call.finish_reasons = ()

@@ -89,3 +89,56 @@ def rate_limited() -> Reply:
         status=429,
         headers={"retry-after-ms": "5"},
     )
+
+
+_FILTER_SAFE = {name: {"filtered": False, "severity": "safe"} for name in ("hate", "self_harm", "sexual", "violence")}
+
+
+def azure_stream(*texts: str) -> Reply:
+    """An Azure OpenAI stream as Azure sends it: a prompt content-filter chunk first (no id, no
+    model, ``object: ""``, no choices), chunks carrying ``content_filter_results``, an
+    asynchronous-filter chunk after the finish (a choice with no ``delta``), then usage."""
+    azure_id, model = "chatcmpl-AZ1", "gpt-4o-2024-08-06"
+    head = {"created": 1731368639, "id": azure_id, "model": model, "object": "chat.completion.chunk"}
+
+    def choice_chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+        choice = {"content_filter_results": _FILTER_SAFE if delta.get("content") else {}, "delta": delta}
+        choice |= {"finish_reason": finish, "index": 0, "logprobs": None}
+        return "data: " + json.dumps({"choices": [choice], **head, "system_fingerprint": "fp_az", "usage": None})
+
+    prompt_filter = {"prompt_index": 0, "content_filter_results": {**_FILTER_SAFE, "jailbreak": {"filtered": False}}}
+    events = [
+        "data: "
+        + json.dumps(
+            {"choices": [], "created": 0, "id": "", "model": "", "object": "", "prompt_filter_results": [prompt_filter]}
+        )
+    ]
+    events.append(choice_chunk({"content": "", "refusal": None, "role": "assistant"}))
+    events += [choice_chunk({"content": t}) for t in texts]
+    events.append(choice_chunk({}, finish="stop"))
+    offsets = {"check_offset": 0, "start_offset": 0, "end_offset": sum(len(t) for t in texts)}
+    async_filter = {"content_filter_offsets": offsets, "content_filter_results": _FILTER_SAFE, "finish_reason": None}
+    events.append(
+        "data: "
+        + json.dumps({"choices": [{**async_filter, "index": 0}], "created": 0, "id": "", "model": "", "object": ""})
+    )
+    usage = {"completion_tokens": len(texts), "prompt_tokens": 12, "total_tokens": 12 + len(texts)}
+    events.append("data: " + json.dumps({"choices": [], **head, "system_fingerprint": "fp_az", "usage": usage}))
+    events.append("data: [DONE]")
+    return Reply.sse(events)
+
+
+def completions_stream(*texts: str) -> Reply:
+    """A legacy ``/v1/completions`` stream (``stream_options.include_usage``): ``text`` in each
+    choice, no ``delta``."""
+    head = {"id": "cmpl-L1", "object": "text_completion", "created": 1731368700, "model": "gpt-3.5-turbo-instruct"}
+    events = [
+        "data: " + json.dumps({**head, "choices": [{"text": t, "index": 0, "logprobs": None, "finish_reason": None}]})
+        for t in texts
+    ]
+    last = {"text": "", "index": 0, "logprobs": None, "finish_reason": "length"}
+    events.append("data: " + json.dumps({**head, "choices": [last], "usage": None}))
+    usage = {"prompt_tokens": 5, "completion_tokens": len(texts), "total_tokens": 5 + len(texts)}
+    events.append("data: " + json.dumps({**head, "choices": [], "usage": usage}))
+    events.append("data: [DONE]")
+    return Reply.sse(events)

@@ -120,6 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = _serve
     do_GET = _serve
+    do_DELETE = _serve
 
 
 class _Server(ThreadingHTTPServer):

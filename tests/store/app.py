@@ -1,7 +1,8 @@
 """A small instrumented app run as a separate process by the store tests (fork, SIGTERM,
 kill -9, a store locked by another process). Configured entirely from the environment.
 
-usage: app.py emit N | serve N | kill-mid-batch N M | fork N [lazy] | mp N | leave-open N | load SECONDS THREADS | hold
+usage: app.py emit N | serve N | kill-mid-batch N M | fork N [lazy] | mp N | leave-open N | load SECONDS THREADS
+       | prompts N BYTES | hold
 """
 
 from __future__ import annotations
@@ -12,24 +13,30 @@ import time
 
 from opentelemetry import trace
 
-from llmtel.instrumentation import configure, llm_context, sidechannel
+from llmtel.instrumentation import configure, llm_context, processor
+from llmtel.instrumentation.records import LLMCall
 
 
 def emit(count: int, run_id: str) -> None:
-    """``count`` LLM calls as the provider instrumentations report them."""
+    """``count`` LLM calls as the provider instrumentations report them: a finished call, with
+    its span's ids and times, submitted to the processors."""
     tracer = trace.get_tracer("store-test-app")
     with llm_context(agent_id="agent-1", run_id=run_id):
         for i in range(count):
-            attrs = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "m"}
-            with tracer.start_as_current_span("chat m", attributes=attrs) as span:
-                call = sidechannel.LLMCall(
+            with tracer.start_as_current_span("llm call") as span:
+                ids = span.get_span_context()
+                call = LLMCall(
                     provider="openai",
                     operation="chat",
                     request_model="m",
                     request=f'{{"i":{i},"pad":"{"x" * 2000}"}}'.encode(),
                     response=b'{"ok":true}',
+                    trace_id=ids.trace_id,
+                    span_id=ids.span_id,
+                    start_ns=time.time_ns(),
+                    end_ns=time.time_ns(),
                 )
-                sidechannel.hand_over(span.get_span_context().span_id, call)
+                processor.submit(call)
 
 
 def pool_work(i: int) -> int:
@@ -90,6 +97,35 @@ def load(seconds: float, threads: int) -> dict[str, float]:
     return summary
 
 
+def prompts(count: int, size: int) -> dict[str, float]:
+    """``count`` real OpenAI calls with ``size``-byte prompts, one after another, under whatever
+    sampler the environment sets; RSS measured after 100 warm-up calls and at the end."""
+    import gc
+    import json
+    import resource
+
+    import openai
+
+    client = openai.OpenAI(base_url=os.environ["PROVIDER_URL"] + "/v1", api_key="sk-load", max_retries=0)
+
+    def rss_mb() -> float:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize() / (1 << 20)
+
+    with llm_context(run_id="warm-up"):
+        for i in range(100):
+            client.chat.completions.create(model="m", messages=[{"role": "user", "content": f"{i} " + "w" * size}])
+    gc.collect()
+    baseline = rss_mb()
+    with llm_context(run_id="prompts"):
+        for i in range(count):
+            client.chat.completions.create(model="m", messages=[{"role": "user", "content": f"{i} " + "p" * size}])
+    gc.collect()
+    summary = {"calls": count, "rss_baseline_mb": baseline, "rss_growth_mb": rss_mb() - baseline}
+    print(json.dumps(summary), flush=True)
+    return summary
+
+
 def main() -> None:
     mode = sys.argv[1]
     if mode == "hold":  # keep the embedded store open, as a running app would
@@ -104,6 +140,9 @@ def main() -> None:
     count = int(float(sys.argv[2]))
     if mode == "emit":
         emit(count, os.environ.get("RUN_ID", "run"))
+        handle.shutdown()
+    elif mode == "prompts":
+        prompts(count, int(sys.argv[3]))
         handle.shutdown()
     elif mode == "serve":  # emit, write, then wait to be signalled
         emit(count, "before-signal")
