@@ -230,7 +230,7 @@ class RawResponseProxy(wrapt.ObjectProxy[Any]):
             return self._self_watch_async(pieces, newline)
         return self._self_watch(pieces, newline)
 
-    def _self_watch(self, pieces: Iterator[Any], newline: bytes) -> Iterator[Any]:
+    def _self_watch(self, pieces: Iterator[Any], newline: bytes) -> Iterator[Any]:  # twin: _self_watch_async
         for piece in pieces:
             self._self_keep(piece)
             if newline:
@@ -239,7 +239,7 @@ class RawResponseProxy(wrapt.ObjectProxy[Any]):
         self._self_exhausted = True
         self._self_finish()
 
-    async def _self_watch_async(self, pieces: AsyncIterator[Any], newline: bytes) -> AsyncIterator[Any]:
+    async def _self_watch_async(self, pieces: AsyncIterator[Any], newline: bytes) -> AsyncIterator[Any]:  # twin
         async for piece in pieces:
             self._self_keep(piece)
             if newline:

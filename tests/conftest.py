@@ -143,6 +143,21 @@ def server(provider_server: ProviderServer, instrumentors: Any, tel: Telemetry) 
     provider_server.reset()
 
 
+@pytest.fixture
+def client(server: ProviderServer) -> Any:
+    """A real OpenAI client pointed at the loopback provider (no retries: one request a call)."""
+    import openai
+
+    return openai.OpenAI(base_url=server.url + "/v1", api_key="sk-proj-SECRET", max_retries=0)
+
+
+@pytest.fixture
+def aclient(server: ProviderServer) -> Any:
+    import openai
+
+    return openai.AsyncOpenAI(base_url=server.url + "/v1", api_key="sk-proj-SECRET", max_retries=0)
+
+
 @contextmanager
 def uninstrumented(pair: tuple[OpenAIInstrumentor, AnthropicInstrumentor]) -> Iterator[None]:
     """Run the SDKs as they are without llmtel, to compare what the app receives."""

@@ -25,16 +25,6 @@ CHAT = "/v1/chat/completions"
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 
 
-@pytest.fixture
-def client(server: ProviderServer) -> openai.OpenAI:
-    return openai.OpenAI(base_url=server.url + "/v1", api_key="sk-proj-SECRET", max_retries=0)
-
-
-@pytest.fixture
-def aclient(server: ProviderServer) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=server.url + "/v1", api_key="sk-proj-SECRET", max_retries=0)
-
-
 def only_trace(tel: Telemetry) -> Any:
     records = tel.traces()
     assert len(records) == 1, records

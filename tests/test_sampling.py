@@ -33,11 +33,6 @@ def calls_alive() -> list[Any]:
     return [o for o in gc.get_objects() if isinstance(o, LLMCall)]
 
 
-@pytest.fixture
-def client(server: ProviderServer) -> openai.OpenAI:
-    return openai.OpenAI(base_url=server.url + "/v1", api_key="sk-x", max_retries=0)
-
-
 def test_always_off_still_records_every_call(server: ProviderServer, client: openai.OpenAI, tel: Telemetry) -> None:
     tel.sampler.inner = ALWAYS_OFF
     server.expect(CHAT, fx.chat("one"), fx.chat_stream("t", "wo"))

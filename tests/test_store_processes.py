@@ -74,7 +74,9 @@ def test_exit_with_the_embedded_store_open_is_clean(tmp_path: Path) -> None:
 
 def test_kill_9_loses_at_most_the_batch_in_flight(tmp_path: Path) -> None:
     store = f"chdb://{tmp_path}/store"
-    proc = start(["kill-mid-batch", "20", "300"], app_env(store, tmp_path / "spool"))
+    # No timed flush: the 300 in-flight calls are one batch, written when the app wakes the writer
+    # (with a 0.05 s interval the writer could take them as two batches while they are emitted).
+    proc = start(["kill-mid-batch", "20", "300"], app_env(store, tmp_path / "spool", LLMTEL_FLUSH_INTERVAL="30"))
     proc.kill()
     proc.wait(30)
     runs = calls_by(tmp_path, store)  # the store opens cleanly after the crash
