@@ -155,7 +155,10 @@ def test_killed_while_the_store_was_down_the_next_start_replays(tmp_path: Path, 
     finally:
         standin.faults.down = False
     assert list((tmp_path / "spool").glob("*.batch"))
-    result = run(["emit", "1"], app_env(store, tmp_path / "spool", RUN_ID="after-restart"))
+    # The deadline is for the replay, not for the test: on a loaded machine connecting and
+    # migrating can take most of the default 10 s, and the batch would wait for the next start.
+    env = app_env(store, tmp_path / "spool", RUN_ID="after-restart", LLMTEL_SHUTDOWN_TIMEOUT="120")
+    result = run(["emit", "1"], env, timeout=300)
     assert result.returncode == 0, result.stderr
     assert calls_by(tmp_path, store) == {"before-signal": 7, "after-restart": 1}
     assert not list((tmp_path / "spool").glob("*"))

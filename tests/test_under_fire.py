@@ -31,9 +31,11 @@ Pair = tuple[OpenAIInstrumentor, AnthropicInstrumentor]
 
 
 def clients(server: ProviderServer) -> tuple[openai.OpenAI, openai.AsyncOpenAI]:
-    url, key = server.url + "/v1", "sk-proj-SECRET"
-    return openai.OpenAI(base_url=url, api_key=key, max_retries=0), openai.AsyncOpenAI(
-        base_url=url, api_key=key, max_retries=0
+    """No retries, and a timeout no loaded machine reaches: 1,000 connections opened at once to a
+    threaded loopback server can take longer than the SDK's 5 s connect timeout at load 5."""
+    url, key, timeout = server.url + "/v1", "sk-proj-SECRET", openai.Timeout(120.0)
+    return openai.OpenAI(base_url=url, api_key=key, max_retries=0, timeout=timeout), openai.AsyncOpenAI(
+        base_url=url, api_key=key, max_retries=0, timeout=timeout
     )
 
 
