@@ -126,7 +126,7 @@ def _identify(call: LLMCall, span: Span, tracer: Tracer) -> None:
 
 
 class ProviderCall:
-    """The span and side-channel record of one logical call (retries included)."""
+    """The span and the call record of one logical call (retries included)."""
 
     __slots__ = (
         "_lock",
