@@ -28,7 +28,7 @@ import tempfile
 import time
 from typing import Any
 
-import bench_providers as bp
+import harness as bp
 
 
 def promotions(call: Any, n: int) -> None:

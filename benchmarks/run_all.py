@@ -3,13 +3,17 @@
     python benchmarks/run_all.py [--rounds 3] [--calls 300] [--rows 50000]
 
 1. bench_trace_method.py  -- @trace_method against a hand-written span
-2. bench_providers.py     -- added CPU per LLM call vs uninstrumented and the peer
-                             instrumentations (ratios), and the largest exported span for a 5 MB prompt
-3. bench_store.py         -- writer rows/s into embedded ClickHouse, compression, offer() cost
-4. bench_tail_latency.py  -- p99/p99.9/max wall per call and the full garbage collections behind them
+2. bench_providers.py     -- wall, p99 and whole-process CPU per LLM call vs uninstrumented and the
+                             peer instrumentations (ratios)
+3. bench_span_bytes.py    -- the largest exported span for a 5 MB prompt, per variant
+4. bench_store.py         -- writer rows/s into embedded ClickHouse, compression, offer() cost
+5. bench_tail_latency.py  -- p99/p99.9/max wall per call and the full garbage collections behind them
+
+bench_instructions.py (callgrind, tens of minutes) runs alone. All but bench_trace_method and
+bench_store share harness.py (the loopback provider, each variant in a child process).
 
 docs/performance.md holds one run's figures. Memory during a store outage is measured by
-tests/test_store_processes.py::test_store_down_for_a_minute_under_load (docs/reliability.md).
+tests/exporters/clickhouse/test_processes.py::test_store_down_for_a_minute_under_load (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ def main() -> int:
     runs = [
         ["bench_trace_method.py"],
         ["bench_providers.py", "--rounds", args.rounds, "--calls", args.calls],
+        ["bench_span_bytes.py"],
         ["bench_store.py", "--rows", args.rows],
         ["bench_tail_latency.py"],
     ]

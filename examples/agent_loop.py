@@ -23,11 +23,13 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
-from providers import ProviderServer, afx, clients, ofx
 
 from llmtel.exporters.cli import main as llmtel_cli
 from llmtel.exporters.otlp import span_exporters
 from llmtel.instrumentation import configure, llm_context, log_event, trace_method
+from llmtel.loopback import ProviderServer, clients
+from llmtel.loopback import anthropic_replies as afx
+from llmtel.loopback import openai_replies as ofx
 
 TOOLS = [
     {

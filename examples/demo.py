@@ -13,10 +13,12 @@ import contextlib
 
 import anthropic
 import openai
-from providers import ProviderServer, afx, clients, ofx
 
 from llmtel.exporters.cli import main as llmtel_cli
 from llmtel.instrumentation import configure, llm_context, trace_method
+from llmtel.loopback import ProviderServer, clients
+from llmtel.loopback import anthropic_replies as afx
+from llmtel.loopback import openai_replies as ofx
 
 
 @trace_method

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import contextlib
 
-from providers import ProviderServer, afx, clients, ofx
-
 import llmtel.instrumentation.auto  # noqa: F401  (configures llmtel from the environment)
 from llmtel.instrumentation import configure
+from llmtel.loopback import ProviderServer, clients
+from llmtel.loopback import anthropic_replies as afx
+from llmtel.loopback import openai_replies as ofx
 
 
 def replies(server: ProviderServer) -> None:

@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,87 +13,20 @@ from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler, SamplingResult
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 
-from llmtel.instrumentation import InMemorySink, ProviderTrace, Settings, payloads, runtime
+from llmtel.exporters.clickhouse.location import parse_location
+from llmtel.exporters.clickhouse.writer import ClickHouseWriter
+from llmtel.instrumentation import InMemorySink, Settings, active, budget
 from llmtel.instrumentation.anthropic import AnthropicInstrumentor
 from llmtel.instrumentation.openai import OpenAIInstrumentor
 from llmtel.instrumentation.processor import ProviderTraceProcessor
-
-from .providers import ProviderServer
-from .store.standin import ClickHouseStandIn, Faults
-
-
-@dataclass
-class Telemetry:
-    exporter: InMemorySpanExporter
-    reader: InMemoryMetricReader
-    sink: InMemorySink
-    provider: TracerProvider
-    sampler: ProbeSampler
-
-    def spans(self) -> list[ReadableSpan]:
-        return list(self.exporter.get_finished_spans())
-
-    def span(self, name: str) -> ReadableSpan:
-        found = [s for s in self.spans() if s.name == name]
-        assert len(found) == 1, f"expected one span {name!r}, got {[s.name for s in self.spans()]}"
-        return found[0]
-
-    def traces(self) -> list[ProviderTrace]:
-        return list(self.sink.traces)
-
-    def metric_points(self, name: str) -> list[Any]:
-        data = self.reader.get_metrics_data()
-        points: list[Any] = []
-        for rm in data.resource_metrics if data else []:
-            for sm in rm.scope_metrics:
-                for metric in sm.metrics:
-                    if metric.name == name:
-                        points.extend(metric.data.data_points)
-        return points
-
-    def counter(self, name: str, **attrs: Any) -> int:
-        return sum(p.value for p in self.metric_points(name) if all(p.attributes.get(k) == v for k, v in attrs.items()))
-
-    def reset(self) -> None:
-        """Forget spans and provider traces recorded so far in this test."""
-        self.exporter.clear()
-        self.sink.traces.clear()
-
-    def configure(self, **changes: Any) -> None:
-        """Swap settings for this test (budgets, redaction...), keeping the in-memory sink."""
-        settings = replace(runtime.active.settings, **changes)
-        runtime.install(runtime.Runtime(settings, payload_sink=self.sink, trace_sink=self.sink))
-
-
-class ProbeSampler(Sampler):
-    """A real sampler that remembers the attributes each span had at sampling time and
-    delegates the decision to ``inner`` (tests switch it to ALWAYS_OFF)."""
-
-    def __init__(self) -> None:
-        self.inner: Sampler = ParentBased(ALWAYS_ON)
-        self.seen: dict[str, dict[str, Any]] = {}
-
-    def should_sample(
-        self,
-        parent_context: Any,
-        trace_id: int,
-        name: str,
-        kind: Any = None,
-        attributes: Any = None,
-        links: Any = None,
-        trace_state: Any = None,
-    ) -> SamplingResult:
-        self.seen[name] = dict(attributes or {})
-        return self.inner.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
-
-    def get_description(self) -> str:
-        return "ProbeSampler"
-
+from llmtel.loopback import ProviderServer
+from tests.support.clickhouse_standin import ClickHouseStandIn, Faults
+from tests.support.telemetry import ProbeSampler, Telemetry
 
 sampler = ProbeSampler()
 _exporter = InMemorySpanExporter()
@@ -109,8 +41,8 @@ metrics.set_meter_provider(MeterProvider(metric_readers=[_reader]))
 @pytest.fixture
 def tel() -> Iterator[Telemetry]:
     sink = InMemorySink()
-    runtime.install(runtime.Runtime(Settings(), payload_sink=sink, trace_sink=sink))
-    payloads.forget_offered()
+    active.install(active.Setup(Settings(), payload_sink=sink, trace_sink=sink))
+    budget.forget_offered()
     _exporter.clear()
     sampler.inner = ParentBased(ALWAYS_ON)
     sampler.seen.clear()
@@ -158,18 +90,6 @@ def aclient(server: ProviderServer) -> Any:
     return openai.AsyncOpenAI(base_url=server.url + "/v1", api_key="sk-proj-SECRET", max_retries=0)
 
 
-@contextmanager
-def uninstrumented(pair: tuple[OpenAIInstrumentor, AnthropicInstrumentor]) -> Iterator[None]:
-    """Run the SDKs as they are without llmtel, to compare what the app receives."""
-    for instrumentor in pair:
-        instrumentor.uninstrument()
-    try:
-        yield
-    finally:
-        for instrumentor in pair:
-            instrumentor.instrument()
-
-
 @pytest.fixture(scope="session")
 def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The one embedded ClickHouse directory this test process uses (chdb hosts one per process);
@@ -185,7 +105,7 @@ def store_url(chdb_path: str) -> str:
 
 @pytest.fixture(scope="session")
 def standin(chdb_path: str) -> Iterator[ClickHouseStandIn]:
-    """The stand-in for a ClickHouse server (see tests/store/standin.py)."""
+    """The stand-in for a ClickHouse server (see tests/support/clickhouse_standin.py)."""
     server = ClickHouseStandIn(chdb_path)
     yield server
     server.close()
@@ -196,3 +116,22 @@ def server_url(standin: ClickHouseStandIn) -> Iterator[str]:
     standin.faults = Faults()
     yield standin.url(f"s_{uuid.uuid4().hex[:12]}")
     standin.faults = Faults()
+
+
+WriterFactory = Callable[..., ClickHouseWriter]
+
+
+@pytest.fixture
+def make_writer(tmp_path: Path) -> Iterator[WriterFactory]:
+    made: list[ClickHouseWriter] = []
+
+    def make(url: str, **options: Any) -> ClickHouseWriter:
+        options.setdefault("spool_dir", str(tmp_path / "spool"))
+        options.setdefault("flush_interval", 0.05)
+        writer = ClickHouseWriter(parse_location(url), **options)
+        made.append(writer)
+        return writer
+
+    yield make
+    for writer in made:
+        writer.shutdown(10)

@@ -13,10 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+from llmtel.loopback import ProviderServer, use_real_apis
+from llmtel.loopback import anthropic_replies as afx
+from llmtel.loopback import openai_replies as ofx
 
-from providers import ProviderServer, afx, ofx, use_real_apis  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 
 def main() -> int:

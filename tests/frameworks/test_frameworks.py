@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from ..conftest import Telemetry, uninstrumented
-from ..providers import ProviderServer, Reply
-from ..providers import anthropic_fixtures as afx
-from ..providers import openai_fixtures as fx
+from llmtel.loopback import ProviderServer, Reply
+from llmtel.loopback import anthropic_replies as afx
+from llmtel.loopback import openai_replies as fx
+from tests.support.telemetry import Telemetry, uninstrumented
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm fetches prices at import otherwise
 

@@ -1,0 +1,267 @@
+"""The benchmarks' shared harness: the loopback provider they call, each variant's instrumentation
+(llmtel, the peers, none) set up the same way in a child process of its own, the calls per mode,
+and running such a child and reading its result.
+
+A child is this file run as ``harness.py [--calls N] [--warmup N] [--mode M ...] --child VARIANT
+PROVIDER URL``: it instruments for VARIANT, times N calls per mode and prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+VARIANTS = ("none", "llmtel", "otel-openai-v2", "openllmetry", "openinference")
+PEERS = VARIANTS[2:]
+MODES = ("sync", "async", "stream", "astream")
+PROVIDERS = ("openai", "anthropic")
+EXPORTED: list[str] = []  # span names the child exported: proves a variant really traced
+SPAN_BYTES: list[int] = []  # OTLP-encoded size of each exported span, in --span-bytes runs
+INSTRUCTION_CALLS = 400  # enough for the collector's generation-1 passes (every few hundred calls) to average out
+BIG_PROMPT = "lorem ipsum dolor sit amet " * ((5 << 20) // 27)
+_COLLECTOR = re.compile(r"^c?fn=(\(\d+\)) gc_collect_main$")  # callgrind names the collector
+MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hello in five words."}]
+
+
+def serve() -> Any:
+    from llmtel.loopback import ProviderServer, Received, Reply
+    from llmtel.loopback import anthropic_replies as afx
+    from llmtel.loopback import openai_replies as ofx
+
+    def openai_reply(request: Received) -> Reply:
+        if b'"stream":true' in request.body:
+            return ofx.chat_stream("Hello", " there", ",", " how", " are", " you", "?")
+        return ofx.chat("Hello there, how are you?")
+
+    def anthropic_reply(request: Received) -> Reply:
+        return afx.streaming_text() if b'"stream":true' in request.body else afx.plain()
+
+    server = ProviderServer().__enter__()
+    server.keep_requests = False
+    server.always("/v1/chat/completions", openai_reply)
+    server.always("/v1/messages", anthropic_reply)
+    return server
+
+
+def setup_variant(variant: str, provider: str) -> bool:
+    """Instrument for ``variant``; False when that variant has no instrumentation for ``provider``."""
+    from opentelemetry import metrics, trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class Discard(SpanExporter):
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            EXPORTED.extend(s.name for s in spans)
+            if os.environ.get("BENCH_SPAN_BYTES"):
+                from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+                for resource_spans in encode_spans(spans).resource_spans:
+                    for scope_spans in resource_spans.scope_spans:
+                        SPAN_BYTES.extend(span.ByteSize() for span in scope_spans.spans)
+            return SpanExportResult.SUCCESS
+
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(BatchSpanProcessor(Discard(), max_queue_size=1 << 16))
+    trace.set_tracer_provider(tracer_provider)
+    metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+    if variant == "none":
+        return True
+    if variant == "llmtel":
+        from llmtel.instrumentation import configure
+
+        configure(instrument=(provider,))
+        return True
+    if variant == "otel-openai-v2":
+        if provider != "openai":
+            return False
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+        OpenAIInstrumentor().instrument()
+        return True
+    if variant == "openllmetry":
+        if provider == "openai":
+            from opentelemetry.instrumentation.openai import OpenAIInstrumentor as TLOpenAI
+
+            TLOpenAI().instrument()
+        else:
+            from opentelemetry.instrumentation.anthropic import AnthropicInstrumentor as TLAnthropic
+
+            TLAnthropic().instrument()
+        return True
+    if provider == "openai":
+        from openinference.instrumentation.openai import OpenAIInstrumentor as OIOpenAI
+
+        OIOpenAI().instrument()
+    else:
+        from openinference.instrumentation.anthropic import AnthropicInstrumentor as OIAnthropic
+
+        OIAnthropic().instrument()
+    return True
+
+
+def calls(provider: str, url: str) -> dict[str, Callable[[], Any]]:
+    """One function per mode that makes one call and reads it to the end."""
+    if provider == "openai":
+        import openai
+
+        client = openai.OpenAI(base_url=url + "/v1", api_key="sk-bench", max_retries=0)
+        aclient = openai.AsyncOpenAI(base_url=url + "/v1", api_key="sk-bench", max_retries=0)
+        kwargs: dict[str, Any] = {"model": "gpt-4o-mini", "messages": MESSAGES, "temperature": 0.2}
+
+        def sync() -> Any:
+            return client.chat.completions.create(**kwargs)
+
+        async def async_() -> Any:
+            return await aclient.chat.completions.create(**kwargs)
+
+        def stream() -> Any:
+            return list(client.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True}))
+
+        async def astream() -> Any:
+            s = await aclient.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True})
+            return [c async for c in s]
+    else:
+        import anthropic
+
+        aclient_a = anthropic.AsyncAnthropic(base_url=url, api_key="sk-bench", max_retries=0)
+        client_a = anthropic.Anthropic(base_url=url, api_key="sk-bench", max_retries=0)
+        akw: dict[str, Any] = {
+            "model": "claude-haiku-4-5",
+            "max_tokens": 256,
+            "system": "You are terse.",
+            "messages": MESSAGES[1:],
+        }
+
+        def sync() -> Any:
+            return client_a.messages.create(**akw)
+
+        async def async_() -> Any:
+            return await aclient_a.messages.create(**akw)
+
+        def stream() -> Any:
+            return list(client_a.messages.create(**akw, stream=True))
+
+        async def astream() -> Any:
+            return [e async for e in await aclient_a.messages.create(**akw, stream=True)]
+
+    return {"sync": sync, "async": async_, "stream": stream, "astream": astream}
+
+
+def big_prompt_call(provider: str, url: str) -> None:
+    """One call whose user message is 5 MB, as an agent with a long context makes."""
+    messages = [{"role": "user", "content": BIG_PROMPT}]
+    if provider == "openai":
+        import openai
+
+        openai.OpenAI(base_url=url + "/v1", api_key="sk-bench").chat.completions.create(
+            model="gpt-4o-mini", messages=messages
+        )
+    else:
+        import anthropic
+
+        anthropic.Anthropic(base_url=url, api_key="sk-bench").messages.create(
+            model="claude-haiku-4-5", max_tokens=64, messages=messages
+        )
+
+
+def child(variant: str, provider: str, url: str, n: int, modes: Sequence[str], warmup: int) -> None:
+    if not setup_variant(variant, provider):
+        print(json.dumps(None))
+        return
+    from opentelemetry import trace
+
+    if os.environ.get("BENCH_SPAN_BYTES"):
+        big_prompt_call(provider, url)
+        trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
+        print(json.dumps({"largest_span_bytes": max(SPAN_BYTES, default=0), "spans": len(SPAN_BYTES)}))
+        os._exit(0)
+
+    fns = calls(provider, url)
+    loop = asyncio.new_event_loop()
+    out: dict[str, Any] = {}
+    for mode in modes:
+        fn = fns[mode]
+        run = (lambda f=fn: loop.run_until_complete(f())) if mode.startswith("a") else fn
+        for _ in range(warmup):  # warm up connections and caches
+            run()
+        wall: list[float] = []
+        cpu: list[float] = []
+
+        def measured(run: Callable[[], Any] = run, wall: list[float] = wall, cpu: list[float] = cpu) -> None:
+            for _ in range(n):
+                started, started_cpu = time.perf_counter(), time.thread_time()
+                run()
+                cpu.append((time.thread_time() - started_cpu) * 1e6)
+                wall.append((time.perf_counter() - started) * 1e6)
+
+        gc.collect()  # every variant starts the loop with empty young generations and no full pass due
+        sys.call_tracing(measured, ())  # the frame --instructions counts in (callgrind --toggle-collect)
+        out[mode] = {"wall": wall, "cpu": cpu}
+    trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
+    out["spans"] = len(EXPORTED)
+    print(json.dumps(out))
+    os._exit(0)  # skip exit-time flushing: it is not part of the request path
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def bench_env(store: str) -> dict[str, str]:
+    """The children's environment: content capture on for every variant, llmtel's store in ``store``."""
+    return {
+        **os.environ,
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "SPAN_ONLY",  # the spec's value; v2 ignores "true"
+        "TRACELOOP_TRACE_CONTENT": "true",
+        "ANTHROPIC_OPEN_TELEMETRY": "false",  # the SDK's own spans would make "none" no baseline
+        "LLMTEL_CLICKHOUSE_URL": os.environ.get("LLMTEL_CLICKHOUSE_URL", f"chdb://{store}/chdb"),
+        "LLMTEL_SPOOL_DIR": f"{store}/spool",
+    }
+
+
+def run_child(
+    variant: str, provider: str, url: str, env: dict[str, str], cwd: str, options: list[str], script: str = __file__
+) -> dict[str, Any] | None:
+    """One child process of ``script`` (this harness, unless a benchmark has a child of its own) for
+    (variant, provider); its JSON result, or None (no such instrumentation, or it failed: then its
+    stderr is shown)."""
+    proc = subprocess.run(
+        [sys.executable, script, *options, "--child", variant, provider, url],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=1800,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(("{", "null"))]
+    if proc.returncode != 0 or not lines:
+        print(f"{variant}/{provider} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+        return None
+    result: dict[str, Any] | None = json.loads(lines[-1])
+    return result
+
+
+def child_main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--warmup", type=int, help="calls before measuring (default: calls / 5, at least 20)")
+    parser.add_argument("--mode", choices=MODES, action="append", help="only these modes")
+    parser.add_argument("--child", nargs=3, metavar=("VARIANT", "PROVIDER", "URL"), required=True)
+    args = parser.parse_args()
+    child(*args.child, args.calls, args.mode or MODES, args.warmup or max(20, args.calls // 5))
+
+
+if __name__ == "__main__":
+    child_main()

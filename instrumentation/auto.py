@@ -1,5 +1,0 @@
-"""``import llmtel.instrumentation.auto`` configures llmtel from the environment, nothing else needed."""
-
-from .bootstrap import configure
-
-handle = configure()

@@ -1,0 +1,239 @@
+"""TraceReader: provider traces, usage roll-ups and payloads read back from the store.
+
+Every value reaches ClickHouse as a bound parameter, never as SQL text. A reader made with
+``org_id`` adds ``org_id = {org}`` to every trace query; no argument can widen it.
+Reads use FINAL, so a batch that a server stored twice (a retry after a lost reply) is
+seen once.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from llmtel.exporters.clickhouse import schema
+from llmtel.exporters.clickhouse.location import StoreLocation, connect, parse_location
+from llmtel.exporters.clickhouse.migrations import ADDED_TRACE_COLUMNS
+from llmtel.exporters.clickhouse.rows import TRACE_COLUMNS, trace_from_row
+from llmtel.instrumentation.records import ProviderTrace
+
+_UTC = datetime.timezone.utc
+_MISSING = {60, 81}  # UNKNOWN_TABLE, UNKNOWN_DATABASE
+GROUPINGS = {
+    "model": "ifNull(response_model, ifNull(request_model, ''))",
+    "agent": "ifNull(agent_id, '')",
+    "provider": "provider",
+    "day": "toString(toDate(created_at))",
+    "run": "ifNull(run_id, '')",
+}
+
+
+class StoreEmpty(LookupError):
+    """The store has no llmtel tables yet."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of traces, newest first; pass ``next_cursor`` back for the next one."""
+
+    traces: list[ProviderTrace]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    key: str
+    calls: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_input_tokens: int
+    cache_write_input_tokens: int
+    reasoning_tokens: int
+    cost_usd: float | None
+    latency_p50_ms: float
+    latency_p95_ms: float
+
+
+def _utc(value: datetime.datetime) -> datetime.datetime:
+    return value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)
+
+
+def _time_range(
+    conditions: list[str], params: dict[str, Any], since: datetime.datetime | None, until: datetime.datetime | None
+) -> None:
+    """Add ``since <= created_at < until`` (either end optional) as bound parameters."""
+    if since is not None:
+        conditions.append("created_at >= {since:DateTime64(6, 'UTC')}")
+        params["since"] = _utc(since)
+    if until is not None:
+        conditions.append("created_at < {until:DateTime64(6, 'UTC')}")
+        params["until"] = _utc(until)
+
+
+class TraceReader:
+    """Reads the store at ``url`` (a DSN, as for LLMTEL_CLICKHOUSE_URL)."""
+
+    def __init__(self, url: str | StoreLocation, *, org_id: str | None = None) -> None:
+        self.location = parse_location(url) if isinstance(url, str) else url
+        self.org_id = org_id
+        if self.location.kind == "chdb" and not os.path.isdir(self.location.path):
+            raise StoreEmpty(f"{self.location.display} does not exist yet")
+        self._client = connect(self.location, database=False)
+        self._traces = f"{schema.quote(self.location.database)}.{schema.quote(schema.TRACES)}"
+        self._select_list: str | None = None
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> TraceReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- queries ----------------------------------------------------------------------
+    def _query(self, sql: str, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
+        from clickhouse_connect.driver.exceptions import DatabaseError
+
+        try:
+            return list(self._client.query(sql, parameters=params).result_rows)
+        except DatabaseError as exc:
+            if getattr(exc, "code", None) in _MISSING or "UNKNOWN_TABLE" in str(exc) or "UNKNOWN_DATABASE" in str(exc):
+                raise StoreEmpty(f"{self.location.display} has no llmtel tables yet") from exc
+            raise
+
+    def _where(self, conditions: list[str], params: dict[str, Any]) -> str:
+        if self.org_id is not None:
+            conditions = ["org_id = {org:String}", *conditions]
+            params["org"] = self.org_id
+        return (" WHERE " + " AND ".join(f"({c})" for c in conditions)) if conditions else ""
+
+    def _columns(self) -> str:
+        """The columns to read: a store an older llmtel created (and no writer has migrated
+        since) lacks the columns added later, which read as their defaults."""
+        if self._select_list is None:
+            names = {str(row[0]) for row in self._query(f"DESCRIBE TABLE {self._traces}", {})}
+            self._select_list = ", ".join(
+                schema.quote(c)
+                if c in names
+                else f"defaultValueOfTypeName('{ADDED_TRACE_COLUMNS[c].split(' DEFAULT')[0]}')"
+                for c in TRACE_COLUMNS
+            )
+        return self._select_list
+
+    def _select(self, conditions: list[str], params: dict[str, Any], tail: str) -> list[ProviderTrace]:
+        columns = self._columns()
+        sql = f"SELECT {columns} FROM {self._traces} FINAL{self._where(conditions, params)} {tail}"
+        return [trace_from_row(row) for row in self._query(sql, params)]
+
+    def get(self, trace_record_id: str) -> ProviderTrace | None:
+        """One provider trace by its id."""
+        found = self._select(["id = {id:String}"], {"id": trace_record_id}, "LIMIT 1")
+        return found[0] if found else None
+
+    def by_trace(self, trace_id: str) -> list[ProviderTrace]:
+        """Every provider trace of one OTel trace (32 hex digits), in time order."""
+        return self._select(["trace_id = {t:String}"], {"t": trace_id.lower()}, "ORDER BY created_at, id")
+
+    def traces(
+        self,
+        *,
+        run_id: str | None = None,
+        step_id: str | None = None,
+        agent_id: str | None = None,
+        model: str | None = None,
+        provider: str | None = None,
+        since: datetime.datetime | None = None,
+        until: datetime.datetime | None = None,
+        errors_only: bool = False,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        """Traces matching every filter given, newest first, ``limit`` per page."""
+        conditions: list[str] = []
+        params: dict[str, Any] = {"limit": max(1, min(int(limit), 10_000))}
+        for column, value in (("run_id", run_id), ("step_id", step_id), ("agent_id", agent_id), ("provider", provider)):
+            if value is not None:
+                conditions.append(f"{column} = {{{column}:String}}")
+                params[column] = value
+        if model is not None:
+            conditions.append("response_model = {model:String} OR request_model = {model:String}")
+            params["model"] = model
+        _time_range(conditions, params, since, until)
+        if errors_only:
+            conditions.append("is_error")
+        if cursor:
+            stamp, _, last_id = cursor.partition("|")
+            conditions.append("(created_at, id) < ({c_at:DateTime64(6, 'UTC')}, {c_id:String})")
+            params["c_at"] = datetime.datetime.fromisoformat(stamp)
+            params["c_id"] = last_id
+        found = self._select(conditions, params, "ORDER BY created_at DESC, id DESC LIMIT {limit:UInt32}")
+        full = len(found) == params["limit"]
+        next_cursor = f"{found[-1].created_at.isoformat()}|{found[-1].id}" if found and full else None
+        return Page(found, next_cursor)
+
+    def newer_than(self, created_at: datetime.datetime, seen_id: str = "", limit: int = 1000) -> list[ProviderTrace]:
+        """Traces after (``created_at``, ``seen_id``), oldest first: what ``llmtel tail`` follows."""
+        return self._select(
+            ["(created_at, id) > ({at:DateTime64(6, 'UTC')}, {id:String})"],
+            {"at": _utc(created_at), "id": seen_id, "limit": limit},
+            "ORDER BY created_at, id LIMIT {limit:UInt32}",
+        )
+
+    def usage(
+        self,
+        by: str = "model",
+        *,
+        since: datetime.datetime | None = None,
+        until: datetime.datetime | None = None,
+    ) -> list[UsageRow]:
+        """Calls, tokens, cost and latency per model, agent, provider, day or run."""
+        if by not in GROUPINGS:
+            raise ValueError(f"usage by {by!r}: choose one of {', '.join(GROUPINGS)}")
+        conditions: list[str] = []
+        params: dict[str, Any] = {}
+        _time_range(conditions, params, since, until)
+        sql = (
+            f"SELECT {GROUPINGS[by]} AS key, count(), countIf(is_error), sum(ifNull(input_tokens, 0)),"
+            " sum(ifNull(output_tokens, 0)), sum(ifNull(cache_read_input_tokens, 0)),"
+            " sum(ifNull(cache_write_input_tokens, 0)), sum(ifNull(reasoning_tokens, 0)),"
+            " if(countIf(cost_usd IS NOT NULL) = 0, NULL, sum(cost_usd)),"
+            " quantile(0.5)(duration_ms), quantile(0.95)(duration_ms)"
+            f" FROM {self._traces} FINAL{self._where(conditions, params)}"
+            " GROUP BY key ORDER BY key"
+        )
+        return [
+            UsageRow(str(k), int(c), int(e), int(i), int(o), int(cr), int(cw), int(r), cost, float(p50), float(p95))
+            for k, c, e, i, o, cr, cw, r, cost, p50, p95 in self._query(sql, params)
+        ]
+
+    def payload(self, ref: str) -> bytes | None:
+        """The full value behind a ``llmtel://llm_payloads/<sha256>`` reference (or a bare sha256).
+
+        An org-scoped reader finds only values stored under its own org."""
+        sha = ref.rsplit("/", 1)[-1].lower()
+        if len(sha) != 64 or any(ch not in "0123456789abcdef" for ch in sha):
+            raise ValueError(f"{ref!r} is not a payload reference (llmtel://llm_payloads/<sha256>)")
+        params: dict[str, Any] = {"sha": sha}
+        scope = ""
+        if self.org_id is not None:
+            scope = " AND org_id = {org:String}"
+            params["org"] = self.org_id
+        sql = (
+            f"SELECT data FROM {schema.quote(self.location.database)}.{schema.quote(schema.PAYLOADS)}"
+            f" WHERE sha256 = {{sha:String}}{scope} LIMIT 1"
+        )
+        rows = self._query(sql, params)
+        if not rows:
+            return None
+        data = rows[0][0]
+        return data if isinstance(data, bytes) else str(data).encode("utf-8", "surrogateescape")
+
+    def count(self) -> int:
+        """Provider traces in scope."""
+        params: dict[str, Any] = {}
+        return int(self._query(f"SELECT count() FROM {self._traces} FINAL{self._where([], params)}", params)[0][0])

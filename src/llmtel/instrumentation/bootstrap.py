@@ -1,0 +1,185 @@
+"""``configure()``: one call (or none, via ``llmtel.instrumentation.auto``) sets llmtel up from env.
+
+It reuses an SDK TracerProvider the app already set, or creates one with the exporters
+the standard ``OTEL_*`` variables ask for; adds the ProviderTraceProcessor and its store;
+and instruments whichever provider SDKs are installed. Calling it again returns the same
+handle.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import os
+import signal
+import threading
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from llmtel.instrumentation import active, budget
+from llmtel.instrumentation.config import INSTRUMENTORS, Settings
+from llmtel.instrumentation.pricing import load_prices
+from llmtel.instrumentation.processor import ProviderTraceProcessor
+from llmtel.instrumentation.selftelemetry import logger, report_error
+from llmtel.instrumentation.sinks import PayloadSink, TraceSink
+
+_lock = threading.Lock()
+_handle: Handle | None = None
+
+
+@dataclass
+class Handle:
+    """What ``configure()`` set up; ``shutdown()`` flushes spans, metrics and the store."""
+
+    settings: Settings
+    tracer_provider: TracerProvider | None = None
+    meter_provider: MeterProvider | None = None
+    processor: ProviderTraceProcessor | None = None
+    sink: TraceSink | None = None
+    instrumentors: list[Any] = field(default_factory=list)
+    owns_tracer_provider: bool = False
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Export finished spans and write queued provider traces now."""
+        ok = True
+        millis = int((timeout if timeout is not None else self.settings.shutdown_timeout_s) * 1000)
+        if self.tracer_provider is not None:
+            ok = self.tracer_provider.force_flush(millis) and ok
+        if self.meter_provider is not None:
+            ok = self.meter_provider.force_flush(millis) and ok
+        return ok
+
+    def shutdown(self) -> None:
+        """Uninstrument, flush and close everything ``configure()`` created. Idempotent."""
+        global _handle
+        for instrumentor in self.instrumentors:
+            try:
+                instrumentor.uninstrument()
+            except Exception as exc:
+                report_error("shutdown.uninstrument", exc)
+        self.instrumentors.clear()
+        try:
+            if self.tracer_provider is not None and self.owns_tracer_provider:
+                self.tracer_provider.shutdown()  # shuts the processor, and so the store, down too
+            elif self.tracer_provider is not None and self.processor is not None:
+                self.tracer_provider.force_flush()
+                self.processor.shutdown()
+            if self.meter_provider is not None:
+                self.meter_provider.shutdown()
+        except Exception as exc:
+            report_error("shutdown", exc)
+        with _lock:
+            if _handle is self:
+                _handle = None
+
+
+def _tracer_provider(settings: Settings) -> tuple[TracerProvider, bool]:
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        return current, False
+    from llmtel.exporters.otlp import span_exporters
+
+    exporters = span_exporters(console=settings.console)
+    attrs = {"service.name": settings.service_name} if settings.service_name else {}
+    provider = TracerProvider(resource=Resource.create(attrs))
+    for exporter in exporters:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return provider, True
+
+
+def _meter_provider() -> MeterProvider | None:
+    if isinstance(metrics.get_meter_provider(), MeterProvider):
+        return None
+    from llmtel.exporters.otlp import metric_exporters
+
+    exporters = metric_exporters()
+    if not exporters:
+        return None
+    provider = MeterProvider(metric_readers=[PeriodicExportingMetricReader(e) for e in exporters])
+    metrics.set_meter_provider(provider)
+    return provider
+
+
+def _instrument(settings: Settings, provider: TracerProvider) -> list[Any]:
+    """Instrument each SDK in ``settings.instrument`` that is installed; others are skipped."""
+    done = []
+    for name in settings.instrument:
+        if importlib.util.find_spec(name) is None:
+            continue
+        try:
+            module_name, class_name = INSTRUMENTORS[name].split(":")
+            instrumentor = getattr(importlib.import_module(module_name), class_name)()
+            instrumentor.instrument(tracer_provider=provider)
+            done.append(instrumentor)
+        except Exception as exc:
+            report_error(f"instrument.{name}", exc)
+    return done
+
+
+def _install_sigterm_flush(handle: Handle) -> None:
+    """On SIGTERM, flush within the deadline, then die as SIGTERM would have. Only when the app
+    left SIGTERM at its default and we are on the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        try:
+            handle.shutdown()
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def configure(**overrides: Any) -> Handle:
+    """Set llmtel up from the environment; keyword arguments override it (see docs/configuration.md).
+
+    Raises :class:`ConfigError` for invalid settings, once, here, and nowhere later.
+    """
+    global _handle
+    with _lock:
+        if _handle is not None:
+            if overrides:
+                logger.warning("llmtel: configure() was already called; new arguments are ignored")
+            return _handle
+        settings = Settings.from_env(**overrides)
+        prices = load_prices(settings.prices_file)
+        if settings.sdk_disabled:
+            active.install(active.Setup(settings, prices=prices))
+            _handle = Handle(settings)
+            return _handle
+        provider, owned = _tracer_provider(settings)
+        meter_provider = _meter_provider()
+        from llmtel.exporters.stores import open_store  # the one place instrumentation reaches exporters
+
+        sink = open_store(settings)
+        active.install(
+            active.Setup(
+                settings,
+                payload_sink=sink if isinstance(sink, PayloadSink) else None,
+                trace_sink=sink,
+                prices=prices,
+            )
+        )
+        budget.forget_offered()
+        processor = ProviderTraceProcessor(sink)
+        provider.add_span_processor(processor)
+        handle = Handle(settings, provider, meter_provider, processor, sink, owns_tracer_provider=owned)
+        handle.instrumentors = _instrument(settings, provider)
+        _install_sigterm_flush(handle)
+        _handle = handle
+        logging.getLogger("llmtel").debug("llmtel configured: store=%s", settings.store_url)
+        return handle

@@ -1,0 +1,228 @@
+"""The byte budget: every value llmtel puts on a span fits, and what does not is offloaded.
+
+A value that fits goes on the span as is. A larger one becomes a valid-JSON preview plus
+``<key>_ref`` = ``llmtel://llm_payloads/<sha256>``, and the full bytes go to the
+``PayloadSink`` (no ``_ref`` when the sink refused them). Each span also has a total
+budget for everything llmtel adds to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, MutableMapping
+from typing import Any, Final
+
+from opentelemetry.trace import Span
+from opentelemetry.util.types import AttributeValue
+
+from llmtel.instrumentation import active
+from llmtel.instrumentation.context import current as current_context
+from llmtel.instrumentation.encoding import encode, preview, utf8_len
+from llmtel.instrumentation.selftelemetry import (
+    attributes_dropped,
+    content_redaction_failures,
+    payloads_dropped,
+    payloads_offloaded,
+    report_error,
+)
+from llmtel.instrumentation.semconv import LLMTEL_DROPPED_ATTRIBUTES, PAYLOAD_REF_PREFIX, REF_SUFFIX
+
+RESERVE: Final = 64  # kept free on every span for the dropped-attributes counter
+REDACTION_FAILED: Final = "[llmtel: redaction failed]"
+
+
+class SpanBudget:
+    """Bytes llmtel may still add to one span (attribute keys + values, event names + attributes)."""
+
+    __slots__ = ("dropped", "remaining")
+
+    def __init__(self, remaining: int) -> None:
+        self.remaining = remaining
+        self.dropped = 0
+
+
+_budgets: weakref.WeakKeyDictionary[Span, SpanBudget] = weakref.WeakKeyDictionary()
+
+
+def attribute_bytes(key: str, value: Any) -> int:
+    """Approximate exported size of one attribute."""
+    if isinstance(value, str):
+        return len(key) + utf8_len(value)
+    if isinstance(value, (tuple, list)):
+        return len(key) + sum(utf8_len(v) if isinstance(v, str) else 8 for v in value)
+    return len(key) + 8
+
+
+def new_budget(used: int) -> SpanBudget:
+    """A budget for a span whose attributes so far cost ``used`` bytes. Spans llmtel starts use
+    it unregistered; a later :func:`budget_for` on them recounts from what the span holds."""
+    return SpanBudget(active.setup.settings.max_span_bytes - RESERVE - used)
+
+
+def budget_for(span: Span) -> SpanBudget:
+    """The budget of any recording span; for one llmtel did not start, what it holds counts."""
+    budget = _budgets.get(span)
+    if budget is None:
+        used = 0
+        attributes: Mapping[str, Any] = getattr(span, "attributes", None) or {}
+        for key, value in attributes.items():
+            used += attribute_bytes(key, value)
+        for event in getattr(span, "events", ()) or ():
+            used += len(event.name) + sum(attribute_bytes(k, v) for k, v in (event.attributes or {}).items())
+        budget = _budgets[span] = new_budget(used)
+    return budget
+
+
+class _RecentShas:
+    """Shas offered lately, so a repeated system prompt is not re-sent to the sink each call."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def __contains__(self, sha: str) -> bool:
+        with self._lock:
+            if sha in self._seen:
+                self._seen.move_to_end(sha)
+                return True
+            return False
+
+    def add(self, sha: str) -> None:
+        with self._lock:
+            self._seen[sha] = None
+            if len(self._seen) > self._size:
+                self._seen.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._seen.clear()
+
+
+recent = _RecentShas()
+
+
+def offload(data: bytes) -> str | None:
+    """Hand ``data`` to the payload sink; its ``llmtel://llm_payloads/<sha256>`` ref, or None
+    when nothing will store it (no sink, content storage off, queue full): a span never
+    names a payload that is not on its way to the store.
+
+    The payload is stored under the current ``llm_context`` org, so one tenant's reader never
+    resolves another tenant's values."""
+    sha = hashlib.sha256(data).hexdigest()
+    scope = current_context()
+    org_id = scope.org_id if scope is not None else None
+    key = sha if org_id is None else f"{org_id}/{sha}"
+    if key in recent:
+        return PAYLOAD_REF_PREFIX + sha
+    sink = active.setup.payload_sink
+    accepted = False
+    if sink is not None and active.setup.settings.store_content:
+        try:
+            accepted = sink.offer_payload(sha, data, org_id)
+        except Exception as exc:
+            report_error("payload_sink.offer_payload", exc)
+    if accepted:
+        recent.add(key)
+        payloads_offloaded.add(len(data))
+        return PAYLOAD_REF_PREFIX + sha
+    reason = "no_sink" if sink is None else "rejected" if active.setup.settings.store_content else "content_off"
+    payloads_dropped.add(1, {"reason": reason})
+    return None
+
+
+def redact(kind: str, value: Any) -> Any:
+    """Run the configured redaction hook; a hook that raises drops the content (fails closed)."""
+    hook = active.setup.settings.redact
+    if hook is None:
+        return value
+    try:
+        return hook(kind, value)
+    except Exception as exc:
+        content_redaction_failures.add(1, {"kind": kind})
+        report_error("redaction_hook", exc)
+        return REDACTION_FAILED
+
+
+def fit(
+    out: MutableMapping[str, AttributeValue],
+    key: str,
+    text: str,
+    budget: SpanBudget,
+    tree: Callable[[], Any] | None = None,
+) -> None:
+    """Put JSON ``text`` under ``key`` in ``out`` within both budgets, offloading if it is too big.
+
+    ``tree`` gives the JSON-safe value for the preview when it is cheaper than parsing ``text``.
+    """
+    size = utf8_len(text)
+    max_attr = active.setup.settings.max_attribute_bytes
+    if size <= max_attr and len(key) + size <= budget.remaining:
+        out[key] = text
+        budget.remaining -= len(key) + size
+        return
+    ref_key = key + REF_SUFFIX
+    try:
+        ref = offload(text.encode("utf-8", "surrogatepass"))
+    except Exception as exc:
+        report_error("budget.offload", exc)
+        ref = None
+    ref_cost = 0 if ref is None else len(ref_key) + len(ref)
+    room = min(max_attr, budget.remaining - len(key) - ref_cost)
+    if room < 8:
+        budget.dropped += 1
+        attributes_dropped.add(1)
+        return
+    try:
+        value = tree() if tree is not None else json.loads(text)
+    except Exception:
+        value = text
+    shown = preview(value, room, size)
+    out[key] = shown
+    if ref is not None:
+        out[ref_key] = ref
+    budget.remaining -= len(key) + utf8_len(shown) + ref_cost
+
+
+def fit_value(out: MutableMapping[str, AttributeValue], key: str, value: Any, budget: SpanBudget, kind: str) -> None:
+    """Redact, encode and :func:`fit` one Python value."""
+    value = redact(kind, value)
+    fit(out, key, encode(value), budget)
+
+
+def plain_attribute(value: Any) -> bool:
+    """True for values OTel takes natively and that are small: kept as they are, not JSON."""
+    if isinstance(value, (bool, int, float)):
+        return True
+    return isinstance(value, str) and len(value) <= 256
+
+
+def budgeted(attributes: Mapping[str, Any], budget: SpanBudget, kind: str) -> dict[str, AttributeValue]:
+    """User-given ``attributes`` made to fit ``budget``: small plain values as they are,
+    everything else as JSON (previewed and offloaded when too big)."""
+    out: dict[str, AttributeValue] = {}
+    hook = active.setup.settings.redact
+    for key, value in attributes.items():
+        if hook is None and plain_attribute(value):
+            cost = len(key) + (utf8_len(value) if isinstance(value, str) else 8)
+            if cost <= budget.remaining:
+                out[key] = value
+                budget.remaining -= cost
+                continue
+        fit_value(out, key, value, budget, kind)
+    return out
+
+
+def mark_dropped(span: Span, budget: SpanBudget) -> None:
+    """Say on the span how many values its budget had no room for (uses the reserve)."""
+    if budget.dropped:
+        span.set_attribute(LLMTEL_DROPPED_ATTRIBUTES, budget.dropped)
+
+
+def forget_offered() -> None:
+    """Forget which payloads were offered, so a newly configured sink receives them again."""
+    recent.clear()

@@ -1,0 +1,88 @@
+"""The instrumentor both SDK integrations share: wrap the Stainless base client, undo on uninstrument.
+
+A subclass names its SDK module, its adapter, and the SDK helper streams whose ``close``
+bypasses the raw stream they iterate (their ``close`` is wrapped like the streams' own).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import Collection
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.instrumentation.utils import unwrap
+from wrapt import wrap_function_wrapper
+
+from llmtel import __version__
+from llmtel.instrumentation import processor
+from llmtel.instrumentation.selftelemetry import report_error
+from llmtel.instrumentation.stainless.client_hooks import ClientInstrumentation, build_request, process_response
+from llmtel.instrumentation.stainless.stream_watch import closing
+
+
+class SdkInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    sdk: str = ""
+    helper_streams: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        raise NotImplementedError
+
+    def make_adapter(self) -> Any:
+        raise NotImplementedError
+
+    def _instrument(self, **kwargs: Any) -> None:
+        if not processor.wanted():  # opentelemetry-instrument: nobody called configure()
+            from llmtel.instrumentation.bootstrap import configure
+
+            try:
+                configure(instrument=())
+            except Exception as exc:
+                report_error(f"{self.sdk}.auto_configure", exc)
+        tracer = trace.get_tracer(
+            processor.SCOPE_PREFIX + self.sdk, __version__, tracer_provider=kwargs.get("tracer_provider")
+        )
+        base = importlib.import_module(f"{self.sdk}._base_client")
+        streaming = importlib.import_module(f"{self.sdk}._streaming")
+        raw_types: list[type] = [importlib.import_module(f"{self.sdk}._response").BaseAPIResponse]
+        with contextlib.suppress(ImportError):  # the Anthropic SDK has no legacy raw response
+            raw_types.append(importlib.import_module(f"{self.sdk}._legacy_response").LegacyAPIResponse)
+        ci = ClientInstrumentation(
+            self.make_adapter(), tracer, streaming.Stream, streaming.AsyncStream, tuple(raw_types), streaming.SSEDecoder
+        )
+        self._wrapped: list[tuple[Any, str]] = []
+        self._wrap(base, "SyncAPIClient.request", ci.request())
+        self._wrap(base, "AsyncAPIClient.request", ci.async_request())
+        self._wrap(base, "BaseClient._build_request", build_request)
+        self._wrap(base, "SyncAPIClient._process_response", process_response)
+        self._wrap(base, "AsyncAPIClient._process_response", process_response)
+        self._wrap(streaming, "Stream.close", closing)
+        self._wrap(streaming, "AsyncStream.close", closing)
+        for module_name, classes in self.helper_streams:
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError:
+                continue
+            for cls in classes:
+                if hasattr(module, cls):
+                    self._wrap(module, f"{cls}.close", closing)
+        self.after_instrument(base)
+
+    def _wrap(self, module: Any, name: str, wrapper: Any) -> None:
+        wrap_function_wrapper(module, name, wrapper)
+        owner_name, attr = name.rsplit(".", 1)
+        self._wrapped.append((getattr(module, owner_name), attr))
+
+    def after_instrument(self, base: Any) -> None:
+        """SDK-specific extras (the Anthropic SDK's own tracing is switched off here)."""
+
+    def before_uninstrument(self) -> None:
+        """Undo ``after_instrument``."""
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        self.before_uninstrument()
+        for owner, attr in reversed(getattr(self, "_wrapped", [])):
+            unwrap(owner, attr)
+        self._wrapped = []

@@ -1,0 +1,139 @@
+"""Streams: the app keeps the SDK's own stream object; llmtel swaps in an iterator that
+watches what it yields, and the call is finished exactly once on every way out.
+
+Only the stream's iterator is replaced (both SDKs' ``Stream``/``AsyncStream`` pull every
+event through ``self._iterator``), so the app's object is not a proxy: ``type()`` and
+``isinstance`` hold and each event costs one generator step and a list append. Events
+are read in batches of ``FOLD`` (and at the end), which bounds what is held per stream.
+
+Ways out: exhausted, ``close()`` (the SDKs' ``close`` is wrapped, see sdkwrap), context-
+manager exit, exception mid-stream, task cancellation, garbage collection of a stream that
+was never read (the state's ``__del__``) or was left half read (generator close).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, Final
+
+from llmtel.instrumentation.adapter import Accumulator
+from llmtel.instrumentation.selftelemetry import report_error
+from llmtel.instrumentation.stainless.provider_call import ProviderCall
+
+FOLD: Final = 64  # events held before the accumulator reads them
+ATTRIBUTE: Final = "_llmtel_stream"  # where a watched stream keeps its StreamCall
+
+
+class StreamCall:
+    """One streamed call: the events not yet read, the accumulator, and the call to finish."""
+
+    __slots__ = ("acc", "events", "pc")
+
+    def __init__(self, pc: ProviderCall, acc: Accumulator) -> None:
+        self.pc = pc
+        self.acc = acc
+        self.events: list[Any] = []
+
+    def fold(self) -> None:
+        """Hand the held events to the accumulator (the list is reused)."""
+        try:
+            self.acc.add_all(self.events)
+        except Exception as exc:
+            report_error("stream.accumulate", exc)
+        self.events.clear()
+
+    def finish(self, error: BaseException | None = None, exhausted: bool = False) -> None:
+        if self.pc.ended:
+            return
+        if self.events:
+            self.fold()
+        try:
+            self.acc.complete(self.pc.call)
+        except Exception as exc:
+            report_error("stream.complete", exc)
+        self.pc.finish(error=error, incomplete=not exhausted and error is None)
+
+    def __enter__(self) -> StreamCall:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> None:
+        """How the watching generator ended: exhausted, closed or collected early, or raised
+        (``CancelledError`` included: the task was cancelled mid-stream)."""
+        if kind is None:
+            self.finish(exhausted=True)
+        elif issubclass(kind, GeneratorExit):
+            self.finish()
+        else:
+            self.finish(error=error)
+
+    def __del__(self) -> None:  # the stream was dropped before its iterator ran
+        self.finish()
+
+
+# The watching generators hold each event until the next fold, inline (no call per event);
+# the first event, handled alone, stamps the time to first chunk.
+
+
+def _watched(iterator: Iterator[Any], state: StreamCall) -> Iterator[Any]:
+    with state:
+        held = state.events
+        for event in iterator:
+            state.pc.first_chunk()
+            held.append(event)
+            yield event
+            break
+        for event in iterator:
+            held.append(event)
+            if len(held) >= FOLD:
+                state.fold()
+            yield event
+
+
+async def _watched_async(iterator: AsyncIterator[Any], state: StreamCall) -> AsyncIterator[Any]:
+    with state:
+        held = state.events
+        async for event in iterator:
+            state.pc.first_chunk()
+            held.append(event)
+            yield event
+            break
+        async for event in iterator:
+            held.append(event)
+            if len(held) >= FOLD:
+                state.fold()
+            yield event
+
+
+def watch(stream: Any, pc: ProviderCall, acc: Accumulator, is_async: bool) -> Any:
+    """Make ``stream`` (the SDK's own object, returned as is) report to ``pc``."""
+    state = StreamCall(pc, acc)
+    inner = stream._iterator
+    stream._iterator = _watched_async(inner, state) if is_async else _watched(inner, state)
+    setattr(stream, ATTRIBUTE, state)
+    return stream
+
+
+def finish_stream(stream: Any) -> None:
+    """Finish the call behind ``stream``, or behind the raw stream an SDK helper reads."""
+    state = getattr(stream, ATTRIBUTE, None)
+    if state is None:
+        state = getattr(getattr(stream, "_raw_stream", None), ATTRIBUTE, None)
+    if isinstance(state, StreamCall):
+        state.finish()
+
+
+def closing(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Wrapper for the streams' ``close``: closing a stream before its end finishes the call."""
+    result = wrapped(*args, **kwargs)
+    if inspect.isawaitable(result):
+
+        async def then_finish() -> Any:
+            try:
+                return await result
+            finally:
+                finish_stream(instance)
+
+        return then_finish()
+    finish_stream(instance)
+    return result

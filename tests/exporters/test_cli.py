@@ -1,0 +1,97 @@
+"""The ``llmtel`` command against a real embedded store."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from llmtel.exporters.cli import main, parse_since
+from llmtel.exporters.clickhouse.location import parse_location
+from llmtel.exporters.clickhouse.writer import ClickHouseWriter
+from tests.support.trace_records import full_trace
+
+
+def run(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(list(args), out=out)
+    return code, out.getvalue()
+
+
+@pytest.fixture
+def stored(store_url: str, tmp_path: Path) -> tuple[str, list, bytes]:
+    schema_json = json.dumps({"name": "search", "parameters": {"type": "object", "pad": "p" * 5000}}).encode()
+    ref = "llmtel://llm_payloads/" + hashlib.sha256(schema_json).hexdigest()
+    traces = [
+        full_trace(agent_id="planner", response_model="gpt-4o", org_id=None, is_error=False, error_type=None),
+        full_trace(
+            agent_id="coder",
+            response_model="claude-haiku-4-5-20251001",
+            org_id=None,
+            request_json=json.dumps({"tools": [{"_ref": ref}], "messages": []}),
+        ),
+    ]
+    writer = ClickHouseWriter(parse_location(store_url), spool_dir=str(tmp_path / "spool"), flush_interval=0.05)
+    for trace in traces:
+        writer.offer(trace)
+    writer.offer_payload(ref.rsplit("/", 1)[1], schema_json)
+    writer.shutdown(30)
+    return store_url, traces, schema_json
+
+
+def test_traces_table_and_json(stored: tuple[str, list, bytes]) -> None:
+    url, traces, _ = stored
+    code, out = run("--url", url, "traces")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("time (UTC)") and len(lines) == 3
+    assert any("planner" in line and "gpt-4o" in line and " ok " in line for line in lines)
+    assert any("coder" in line and "RateLimitError" in line for line in lines)
+    code, out = run("--url", url, "traces", "--errors", "--json")
+    assert code == 0 and [json.loads(line)["id"] for line in out.splitlines()] == [traces[1].id]
+    code, out = run("--url", url, "traces", "--agent", "nobody")
+    assert code == 0 and out == "no provider traces match\n"
+
+
+def test_show_resolves_payload_refs(stored: tuple[str, list, bytes]) -> None:
+    url, traces, schema_json = stored
+    code, out = run("--url", url, "show", traces[1].id)
+    assert code == 0
+    assert f"id: {traces[1].id}" in out and "agent_id: coder" in out
+    request = out.split("--- request ---\n", 1)[1].split("\n--- response ---", 1)[0]
+    assert json.loads(request)["tools"][0] == {"_ref": json.loads(schema_json)}
+    code, out = run("--url", url, "show", traces[0].trace_id)  # by OTel trace id
+    assert code == 0 and traces[0].id in out
+    assert run("--url", url, "show", "no-such-id")[0] == 1
+
+
+def test_usage_by_agent(stored: tuple[str, list, bytes]) -> None:
+    url, _, _ = stored
+    code, out = run("--url", url, "usage", "--by", "agent")
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    assert code == 0 and set(rows) == {"coder", "planner"}
+    assert rows["coder"][1:3] == ["1", "1"]  # one call, one error
+    assert rows["planner"][3] == "1,200"  # input tokens
+
+
+def test_tail_follows_new_traces(stored: tuple[str, list, bytes], tmp_path: Path) -> None:
+    url, traces, _ = stored
+    code, out = run("--url", url, "tail", "--interval", "0.05", "--follow-for", "0.1")
+    assert code == 0 and all(t.id in out for t in traces)
+
+
+def test_db_commands(stored: tuple[str, list, bytes]) -> None:
+    url, _, _ = stored
+    code, out = run("--url", url, "db", "status")
+    assert code == 0 and "schema version 1 of 1" in out and "llm_traces: 2 rows" in out
+    code, out = run("--url", url, "db", "migrate")
+    assert code == 0 and "already current" in out
+    code, out = run("--url", url, "db", "ddl", "--cluster", "prod")
+    assert code == 0 and out.count("ON CLUSTER `prod`") == 7
+
+
+def test_since_accepts_durations_and_times() -> None:
+    assert parse_since("2026-01-02T03:04:05").isoformat() == "2026-01-02T03:04:05+00:00"
+    assert (parse_since("0d") - parse_since("1h")).total_seconds() == pytest.approx(3600, abs=5)

@@ -1,0 +1,48 @@
+"""GenAI metrics are queued by the call and recorded when a reader collects: every call is in
+the next collection, exactly, with exemplars that point at its span."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+import pytest
+
+from llmtel.instrumentation import genai_metrics
+from llmtel.loopback import ProviderServer
+from llmtel.loopback import openai_replies as fx
+from tests.support.telemetry import Telemetry
+
+
+def points(tel: Telemetry, name: str, model: str) -> list[Any]:
+    return [p for p in tel.metric_points(name) if p.attributes.get("gen_ai.request.model") == model]
+
+
+def calls(server: ProviderServer, model: str, n: int) -> None:
+    server.always("/v1/chat/completions", fx.chat("ok", prompt_tokens=11, completion_tokens=5))
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test", max_retries=0)
+    for _ in range(n):
+        client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+
+
+def test_every_call_is_in_the_next_collection_with_exemplars(server: ProviderServer, tel: Telemetry) -> None:
+    calls(server, "metrics-exact", 7)
+    (duration,) = points(tel, "gen_ai.client.operation.duration", "metrics-exact")
+    assert duration.count == 7 and 0 < duration.sum < 7 * 5  # seconds, each call well under 5 s
+    tokens = {p.attributes["gen_ai.token.type"]: p for p in points(tel, "gen_ai.client.token.usage", "metrics-exact")}
+    assert (tokens["input"].count, tokens["input"].sum) == (7, 77)
+    assert (tokens["output"].count, tokens["output"].sum) == (7, 35)
+    span_ids = {s.context.span_id for s in tel.spans() if s.attributes.get("gen_ai.request.model") == "metrics-exact"}
+    assert duration.exemplars and {e.span_id for e in duration.exemplars} <= span_ids
+    assert not genai_metrics._waiting  # the collection took everything queued
+
+
+def test_past_the_bound_calls_record_at_once_and_none_is_lost(
+    server: ProviderServer, tel: Telemetry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tel.reader.collect()  # start from an empty queue
+    monkeypatch.setattr(genai_metrics, "MAX_WAITING", 2)
+    calls(server, "metrics-bounded", 5)
+    assert len(genai_metrics._waiting) == 2  # memory stays bounded with no reader collecting
+    (duration,) = points(tel, "gen_ai.client.operation.duration", "metrics-bounded")
+    assert duration.count == 5

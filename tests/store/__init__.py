@@ -1,1 +1,0 @@
-"""Helpers for the ClickHouse store tests."""
