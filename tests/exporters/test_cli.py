@@ -11,6 +11,7 @@ import pytest
 
 from llmtel.exporters.cli import main, parse_since
 from llmtel.exporters.clickhouse.location import parse_location
+from llmtel.exporters.clickhouse.migrations import LATEST_VERSION
 from llmtel.exporters.clickhouse.writer import ClickHouseWriter
 from tests.support.trace_records import full_trace
 
@@ -85,11 +86,11 @@ def test_tail_follows_new_traces(stored: tuple[str, list, bytes], tmp_path: Path
 def test_db_commands(stored: tuple[str, list, bytes]) -> None:
     url, _, _ = stored
     code, out = run("--url", url, "db", "status")
-    assert code == 0 and "schema version 1 of 1" in out and "llm_traces: 2 rows" in out
+    assert code == 0 and f"schema version {LATEST_VERSION} of {LATEST_VERSION}" in out and "llm_traces: 2 rows" in out
     code, out = run("--url", url, "db", "migrate")
     assert code == 0 and "already current" in out
     code, out = run("--url", url, "db", "ddl", "--cluster", "prod")
-    assert code == 0 and out.count("ON CLUSTER `prod`") == 7
+    assert code == 0 and out.count("ON CLUSTER `prod`") == 9  # database, 3 tables + 3 distributed, 2 ALTERs
 
 
 def test_since_accepts_durations_and_times() -> None:

@@ -1,0 +1,94 @@
+"""The ``llmtel`` command: look at stored provider traces from a terminal.
+
+Every failure a user can cause (bad URL, unreachable server, store locked by a running app,
+empty store) ends in one line on stderr and exit status 2, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from llmtel.exporters.cli.db import cmd_db
+from llmtel.exporters.cli.format import parse_since
+from llmtel.exporters.cli.reads import cmd_show, cmd_tail, cmd_traces, cmd_usage
+from llmtel.instrumentation.config import DEFAULT_STORE_URL, ConfigError
+
+__all__ = ["build_parser", "main", "parse_since"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llmtel", description="Read provider traces from the llmtel store.")
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("LLMTEL_CLICKHOUSE_URL", DEFAULT_STORE_URL),
+        help="store DSN (default: $LLMTEL_CLICKHOUSE_URL or %(default)s)",
+    )
+    parser.add_argument("--org", default=None, help="only this org's traces")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    traces = sub.add_parser("traces", help="recent provider traces, newest first")
+    traces.add_argument("--run")
+    traces.add_argument("--agent")
+    traces.add_argument("--model")
+    traces.add_argument("--since", type=parse_since, help="15m, 2h, 7d or an ISO time")
+    traces.add_argument("--errors", action="store_true", help="only failed calls")
+    traces.add_argument("--limit", type=int, default=20)
+    traces.add_argument("--json", action="store_true", help="one JSON object per line")
+    traces.set_defaults(handler=cmd_traces)
+
+    show = sub.add_parser("show", help="one provider trace (by id) or all of one OTel trace (by trace_id)")
+    show.add_argument("id")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=cmd_show)
+
+    usage = sub.add_parser("usage", help="calls, tokens, cost and latency")
+    usage.add_argument("--by", choices=["model", "agent", "provider", "day", "run"], default="model")
+    usage.add_argument("--since", type=parse_since)
+    usage.add_argument("--json", action="store_true")
+    usage.set_defaults(handler=cmd_usage)
+
+    tail = sub.add_parser("tail", help="follow new provider traces")
+    tail.add_argument("--limit", type=int, default=10)
+    tail.add_argument("--interval", type=float, default=1.0)
+    tail.add_argument("--since", type=parse_since, default=datetime.datetime.now(datetime.timezone.utc))
+    tail.add_argument("--follow-for", type=float, default=None, help=argparse.SUPPRESS)
+    tail.set_defaults(handler=cmd_tail)
+
+    db = sub.add_parser("db", help="create, migrate, inspect the store; replay the spool; print cluster DDL")
+    db.add_argument("action", choices=["init", "migrate", "status", "replay", "ddl"])
+    db.add_argument("--cluster", default="default", help="cluster name for `ddl`")
+    db.add_argument("--spool-dir", default=os.environ.get("LLMTEL_SPOOL_DIR", "./.llmtel/spool"))
+    db.set_defaults(handler=cmd_db)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)  # we print one line instead
+    try:
+        from llmtel.exporters.clickhouse.location import StoreLocked, StoreUnavailable
+        from llmtel.exporters.clickhouse.reader import StoreEmpty
+    except ImportError:
+        sys.stderr.write("llmtel: the store needs clickhouse-connect: pip install 'llmtel[embedded]'\n")
+        return 2
+    try:
+        code: int = args.handler(args, out or sys.stdout)
+        return code
+    except ConfigError as exc:
+        sys.stderr.write(f"llmtel: {exc}\n")
+    except StoreLocked as exc:
+        sys.stderr.write(f"llmtel: {exc}; stop it or wait for it to exit (several processes need a server)\n")
+    except StoreUnavailable as exc:
+        sys.stderr.write(f"llmtel: {exc}\n")
+    except StoreEmpty as exc:
+        sys.stderr.write(f"llmtel: {exc} (an instrumented app creates them on its first trace; or `llmtel db init`)\n")
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        sys.stderr.write(f"llmtel: {type(exc).__name__}: {first}\n")
+    return 2
