@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +28,10 @@ from llmtel.instrumentation.processor import ProviderTraceProcessor
 from llmtel.loopback import ProviderServer
 from tests.support.clickhouse_standin import ClickHouseStandIn, Faults
 from tests.support.telemetry import ProbeSampler, Telemetry
+
+# An embedded store's owner process leaves after this long idle (120 s for apps): tests make many
+# stores, and their owners (one engine each) should not outlive them by much.
+os.environ.setdefault("LLMTEL_STORE_IDLE_S", "15")
 
 sampler = ProbeSampler()
 _exporter = InMemorySpanExporter()
@@ -92,8 +97,8 @@ def aclient(server: ProviderServer) -> Any:
 
 @pytest.fixture(scope="session")
 def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The one embedded ClickHouse directory this test process uses (chdb hosts one per process);
-    tests keep apart by database."""
+    """The session's embedded store directory (its owner is a process of its own); tests keep
+    apart by database."""
     return str(tmp_path_factory.mktemp("chdb") / "store")
 
 
@@ -104,9 +109,10 @@ def store_url(chdb_path: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def standin(chdb_path: str) -> Iterator[ClickHouseStandIn]:
-    """The stand-in for a ClickHouse server (see tests/support/clickhouse_standin.py)."""
-    server = ClickHouseStandIn(chdb_path)
+def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseStandIn]:
+    """The stand-in for a ClickHouse server (see tests/support/clickhouse_standin.py), on a
+    directory of its own: the session's embedded store has its own owner process."""
+    server = ClickHouseStandIn(str(tmp_path_factory.mktemp("standin") / "store"))
     yield server
     server.close()
 

@@ -12,6 +12,8 @@ import pytest
 from llmtel.exporters.cli import main, parse_since
 from llmtel.exporters.clickhouse.location import parse_location
 from llmtel.exporters.clickhouse.migrations import LATEST_VERSION
+from llmtel.exporters.clickhouse.rows import trace_row
+from llmtel.exporters.clickhouse.spool import Spool
 from llmtel.exporters.clickhouse.writer import ClickHouseWriter
 from tests.support.trace_records import full_trace
 
@@ -96,3 +98,15 @@ def test_db_commands(stored: tuple[str, list, bytes]) -> None:
 def test_since_accepts_durations_and_times() -> None:
     assert parse_since("2026-01-02T03:04:05").isoformat() == "2026-01-02T03:04:05+00:00"
     assert (parse_since("0d") - parse_since("1h")).total_seconds() == pytest.approx(3600, abs=5)
+
+
+def test_traces_says_what_waits_outside_the_store(
+    stored: tuple[str, list, bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, _, _ = stored
+    spool = Spool(str(tmp_path / "waiting"), 1 << 20)
+    assert spool.put("traces", "tok", [trace_row(full_trace()), trace_row(full_trace())])
+    monkeypatch.setenv("LLMTEL_SPOOL_DIR", spool.directory)
+    code, out = run("--url", url, "traces")
+    assert code == 0 and len(out.splitlines()) == 3  # the listing is what the store holds
+    assert "2 rows wait in the spool" in capsys.readouterr().err  # and the hint says what it does not

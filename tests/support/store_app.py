@@ -1,8 +1,8 @@
 """A small instrumented app run as a separate process by the store tests (fork, SIGTERM,
 kill -9, a store locked by another process). Configured entirely from the environment.
 
-usage: app.py emit N | serve N | kill-mid-batch N M | fork N [lazy] | mp N | leave-open N | load SECONDS THREADS
-       | prompts N BYTES | hold
+usage: app.py emit N | calls SECONDS | serve N | kill-mid-batch N M | fork N [lazy] | mp N | leave-open N
+       | load SECONDS THREADS | prompts N BYTES | hold
 """
 
 from __future__ import annotations
@@ -97,6 +97,22 @@ def load(seconds: float, threads: int) -> dict[str, float]:
     return summary
 
 
+def calls(seconds: float) -> int:
+    """Real OpenAI calls (loopback provider at PROVIDER_URL), one after another for ``seconds``,
+    under the agent AGENT_ID; returns how many the app made."""
+    import openai
+
+    client = openai.OpenAI(base_url=os.environ["PROVIDER_URL"] + "/v1", api_key="sk-calls", max_retries=0)
+    made = 0
+    deadline = time.monotonic() + seconds
+    with llm_context(agent_id=os.environ["AGENT_ID"], run_id=f"pid-{os.getpid()}"):
+        while time.monotonic() < deadline:
+            client.chat.completions.create(model="m", messages=[{"role": "user", "content": f"call {made}"}])
+            made += 1
+            time.sleep(0.01)
+    return made
+
+
 def prompts(count: int, size: int) -> dict[str, float]:
     """``count`` real OpenAI calls with ``size``-byte prompts, one after another, under whatever
     sampler the environment sets; RSS measured after 100 warm-up calls and at the end."""
@@ -188,6 +204,12 @@ def main() -> None:
         reader = TraceReader(os.environ["LLMTEL_CLICKHOUSE_URL"])
         print("read", reader.count(), flush=True)
         emit(count, "at-exit")  # still queued when the interpreter exits
+    elif mode == "calls":
+        import json
+
+        made = calls(float(sys.argv[2]))
+        handle.shutdown()
+        print(json.dumps({os.environ["AGENT_ID"]: made}), flush=True)
     elif mode == "load":
         load(float(sys.argv[2]), int(sys.argv[3]))
         handle.shutdown()

@@ -26,7 +26,7 @@ APP = str(SUPPORT / "store_app.py")
 
 
 def app_env(store: str, spool: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LLMTEL_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LLMTEL_")) or k == "LLMTEL_STORE_IDLE_S"}
     env.update(
         LLMTEL_CLICKHOUSE_URL=store,
         LLMTEL_SPOOL_DIR=str(spool),

@@ -1,6 +1,6 @@
 """The ``llmtel`` command: look at stored provider traces from a terminal.
 
-Every failure a user can cause (bad URL, unreachable server, store locked by a running app,
+Every failure a user can cause (bad URL, unreachable server, a store held by a foreign process,
 empty store) ends in one line on stderr and exit status 2, never a stack trace.
 """
 
@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"llmtel: {exc}\n")
     except StoreLocked as exc:
-        sys.stderr.write(f"llmtel: {exc}; stop it or wait for it to exit (several processes need a server)\n")
+        sys.stderr.write(f"llmtel: {exc}; stop it, and llmtel's store server opens the store\n")
     except StoreUnavailable as exc:
         sys.stderr.write(f"llmtel: {exc}\n")
     except StoreEmpty as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Any, TextIO
@@ -33,9 +34,23 @@ def cmd_traces(args: argparse.Namespace, out: TextIO) -> int:
         return 0
     if not page.traces:
         out.write("no provider traces match\n")
-        return 0
-    print_table(page.traces, out)
+    else:
+        print_table(page.traces, out)
+    _say_what_waits()
     return 0
+
+
+def _say_what_waits() -> None:
+    """Rows not in the tables yet are not in a listing: say so, on stderr."""
+    from llmtel.exporters.clickhouse.spool import Spool
+
+    spool = Spool(os.environ.get("LLMTEL_SPOOL_DIR", "./.llmtel/spool"), 0)
+    waiting, held = spool.summary().rows, spool.quarantine().summary().rows
+    if waiting or held:
+        sys.stderr.write(
+            f"llmtel: {waiting:,} rows wait in the spool {spool.directory} and {held:,} in its quarantine, not in "
+            "the store yet (`llmtel db status`; `llmtel db replay` stores them)\n"
+        )
 
 
 def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
@@ -81,21 +96,36 @@ def cmd_usage(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
+    """Follow new provider traces; a store no app has created yet is waited for, not an error."""
+    from llmtel.exporters.clickhouse.reader import StoreEmpty
+
+    deadline = None if args.follow_for is None else time.monotonic() + args.follow_for
+    waiting_said = False
+    while True:
+        try:
+            return _follow(args, out, deadline)
+        except StoreEmpty as exc:
+            if not waiting_said:
+                sys.stderr.write(f"llmtel: {exc}; waiting for the first trace\n")
+                waiting_said = True
+            if deadline is not None and time.monotonic() >= deadline:
+                return 0
+            time.sleep(args.interval)
+        except KeyboardInterrupt:
+            return 0
+
+
+def _follow(args: argparse.Namespace, out: TextIO, deadline: float | None) -> int:
     with _reader(args) as reader:
         latest = reader.traces(limit=args.limit).traces[::-1]
         print_table(latest, out)
         at, seen = (latest[-1].created_at, latest[-1].id) if latest else (args.since, "")
-        try:
-            while args.follow_for is None or args.follow_for > 0:
-                time.sleep(args.interval)
-                if args.follow_for is not None:
-                    args.follow_for -= args.interval
-                fresh = reader.newer_than(at, seen)
-                for trace in fresh:
-                    out.write(table_row(trace) + "\n")
-                if fresh:
-                    at, seen = fresh[-1].created_at, fresh[-1].id
-                out.flush()
-        except KeyboardInterrupt:
-            pass
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(args.interval)
+            fresh = reader.newer_than(at, seen)
+            for trace in fresh:
+                out.write(table_row(trace) + "\n")
+            if fresh:
+                at, seen = fresh[-1].created_at, fresh[-1].id
+            out.flush()
     return 0

@@ -7,26 +7,19 @@ password never appears in a message.
 
 from __future__ import annotations
 
-import atexit
-import errno
-import fcntl
 import os
-import threading
-import weakref
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from llmtel.exporters.background import flush_all_at_exit
 from llmtel.instrumentation.config import ConfigError
-from llmtel.instrumentation.selftelemetry import report_error
 
 DEFAULT_DATABASE = "llmtel"
 _IDENTIFIER_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
 class StoreLocked(RuntimeError):
-    """Another process holds the embedded store (chdb locks its directory to one process)."""
+    """A process that is not llmtel's store server holds the embedded store's directory."""
 
 
 class StoreUnavailable(RuntimeError):
@@ -91,97 +84,52 @@ def parse_location(url: str) -> StoreLocation:
     raise ConfigError(f"LLMTEL_CLICKHOUSE_URL: {scheme!r} is not a ClickHouse URL (use chdb:///path or http(s)://...)")
 
 
-_engines_lock = threading.Lock()
-_engines_opened: set[str] = set()  # chdb paths this process opened (its own lock must not count)
-_engines_pid = os.getpid()
-_embedded_clients: weakref.WeakSet[Any] = weakref.WeakSet()  # this process's open chdb clients
-_closing_at_exit = False
-
-
-def _close_embedded_at_exit() -> None:
-    """A process that exits with a chdb connection open can die of SIGSEGV after the app is
-    done (chdb's engine is torn down by static destructors while its threads still run). So at
-    exit, before that: write what the writers hold (which closes their clients), then close
-    every other embedded client this process opened (readers the app left open)."""
-    flush_all_at_exit()
-    for client in list(_embedded_clients):
-        try:
-            client.close()
-        except Exception as exc:
-            report_error("chdb.close_at_exit", exc)
-
-
-def _forget_parent_clients() -> None:
-    """In a forked child the parent's clients are the parent's: never closed here."""
-    _embedded_clients.clear()
-
-
-os.register_at_fork(after_in_child=_forget_parent_clients)
-
-
-def _locked_by_other_process(path: str) -> bool:
-    """True when another process holds chdb's lock on ``path``. Probing first keeps chdb from
-    printing its own error to stderr and lets us say exactly what happened."""
-    status = os.path.join(path, "status")
-    try:
-        fd = os.open(status, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        return exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
-
-
 def connect(location: StoreLocation, *, settings: dict[str, Any] | None = None, database: bool = True) -> Any:
     """A clickhouse-connect client for ``location``; StoreLocked / StoreUnavailable otherwise.
 
-    ``database=False`` connects without selecting the database (to create it).
+    An embedded store is reached through its directory's engine owner (``store_server``),
+    started here when none runs. ``database=False`` connects without selecting the database
+    (to create it).
     """
+    db = location.database if database else None
+    if location.kind != "chdb":
+        return _client(location, location.host, location.port, location.username, location.password, db, settings)
+    from llmtel.exporters.clickhouse import store_server
+
+    for attempt in (1, 2):  # an owner leaving as we arrive: the second try starts the next one
+        try:
+            address = store_server.serve(location.path)
+        except store_server.OwnerFailed as exc:
+            raise (StoreLocked if exc.locked else StoreUnavailable)(str(exc)) from exc
+        except (OSError, TimeoutError) as exc:
+            raise StoreUnavailable(f"cannot open {location.display}: {exc}") from exc
+        try:
+            return _client(location, "127.0.0.1", address.port, store_server.USER, address.password, db, settings)
+        except StoreUnavailable:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _client(
+    location: StoreLocation, host: str, port: int, username: str, password: str, database: str | None, settings: Any
+) -> Any:
+    """A client of the server at host:port; the errors name ``location``, never the password."""
     import clickhouse_connect
 
-    db = location.database if database else None
-    if location.kind == "chdb":
-        global _engines_pid
-        with _engines_lock:
-            if _engines_pid != os.getpid():  # forked: the parent's engine is not ours to use
-                _engines_opened.clear()
-                _engines_pid = os.getpid()
-            if location.path not in _engines_opened and _locked_by_other_process(location.path):
-                raise StoreLocked(
-                    f"the embedded store {location.path} is in use by another process "
-                    "(chdb allows one process per directory)"
-                )
-            os.makedirs(location.path, exist_ok=True)
-            try:
-                client = clickhouse_connect.get_client(dsn=f"chdb://{location.path}", database=db, settings=settings)
-            except Exception as exc:
-                raise StoreUnavailable(f"cannot open {location.display}: {exc}") from exc
-            _engines_opened.add(location.path)
-            _embedded_clients.add(client)
-            global _closing_at_exit
-            if not _closing_at_exit:  # runs before earlier atexit hooks, the writers' flush among them
-                atexit.register(_close_embedded_at_exit)
-                _closing_at_exit = True
-            return client
     try:
         return clickhouse_connect.get_client(
-            host=location.host,
-            port=location.port,
+            host=host,
+            port=port,
             secure=location.secure,
-            username=location.username,
-            password=location.password,
-            database=db or "",
+            username=username,
+            password=password,
+            database=database or "",
             settings=settings,
             connect_timeout=5,
             send_receive_timeout=60,
             query_retries=0,
-            compress="lz4",
+            compress="lz4" if location.kind == "http" else False,  # to the local owner: costs more than it saves
             autogenerate_session_id=False,  # the writer's threads share the client: no session to lock
         )
     except Exception as exc:

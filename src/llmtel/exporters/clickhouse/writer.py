@@ -2,8 +2,8 @@
 
 ``offer`` only enqueues (see BatchWorker). The worker thread turns each batch into at most
 two inserts (llm_traces, llm_payloads), each with a deduplication token, retries them with
-exponential backoff and jitter, and when the store stays down or is locked by another
-process, spools them to disk. Spooled batches are replayed oldest-first as soon as an
+exponential backoff and jitter, and when the store stays down (a server away, an embedded
+store's owner that cannot start), spools them to disk. Spooled batches are replayed oldest-first as soon as an
 insert succeeds again, or on the next idle tick. A batch the store rejects for its data
 (not for being down) is split until the rows it refuses are found: the rest is stored, those
 go to the quarantine with the store's error (``llmtel db status``, ``llmtel db replay``).
@@ -376,17 +376,16 @@ class ClickHouseWriter(BatchWorker):
     def _went_down(self, exc: BaseException) -> None:
         self._down_until = time.monotonic() + self._jitter(self._backoff)
         self._backoff = min(self.retry_max_s, self._backoff * 2)
-        if self._client is not None and self.location.kind == "http":
-            self._client = None  # reconnect (and re-check the schema) when it is back
+        if self._client is not None:  # reconnect (and re-check the schema) when it is back: an
+            self._client = None  # embedded store's next owner answers on another port
         if self._down:
             return
         self._down = True
         if isinstance(exc, StoreLocked):
             self._log.warn(
                 "locked",
-                "llmtel: %s. Provider traces are kept in the spool %s and written when this process can "
-                "open the store (or run `llmtel db replay` once the other process exits). Several processes "
-                "writing at once need a ClickHouse server: LLMTEL_CLICKHOUSE_URL=http://user:pass@host:8123/db",
+                "llmtel: %s. Provider traces are kept in the spool %s and written once llmtel's store server "
+                "can open the store (stop the other process; `llmtel db replay` also stores them)",
                 exc,
                 self.spool.directory,
             )
