@@ -2,7 +2,7 @@
 
 No current ClickHouse server can be installed on this machine (Debian ships 18.16, which
 clickhouse-connect cannot talk to), so this is the embedded store's own server
-(``llmtel.exporters.clickhouse.store_server.EngineServer``: ClickHouse's HTTP interface executing
+(``llmtel.exporters.clickhouse.engine_server.EngineServer``: ClickHouse's HTTP interface executing
 on the real engine embedded by chdb) run in the test process, with faults: answer 503, refuse
 service for a while, answer slowly, answer half a response, or store an insert and then drop the
 connection (a lost reply). It keeps every statement the engine ran.
@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from llmtel.exporters.clickhouse.store_server import EngineServer, RequestHandler
+from llmtel.exporters.clickhouse.engine_server import EngineServer, RequestHandler
 
 
 @dataclass
