@@ -8,25 +8,17 @@ and start fresh in a forked child.
 
 from __future__ import annotations
 
-import atexit
 import itertools
 import os
-import sys
 import threading
 import time
 import weakref
 from collections import deque
 from typing import Any
 
+from llmtel.exporters import at_exit
 from llmtel.exporters.self_metrics import dropped
 from llmtel.instrumentation.selftelemetry import report_error
-
-_workers: weakref.WeakSet[BatchWorker] = weakref.WeakSet()
-
-
-def live_workers() -> list[BatchWorker]:
-    """Every worker of this process, for the queue gauges in ``self_metrics``."""
-    return list(_workers)
 
 
 class BatchWorker:
@@ -61,7 +53,7 @@ class BatchWorker:
         self.flush_interval = flush_interval
         self._attrs = {"exporter": name}
         self._reset()
-        _workers.add(self)
+        at_exit.register(self)
         weak = weakref.ref(self)
 
         def in_child() -> None:
@@ -91,7 +83,7 @@ class BatchWorker:
         """In a forked child: own queue and thread; the parent's queued items stay the parent's."""
         self._reset()
         self.after_fork()
-        _flush_at_multiprocessing_exit()
+        at_exit.flush_at_multiprocessing_exit()
 
     def after_fork(self) -> None:
         """Subclasses drop connections inherited from the parent here."""
@@ -300,38 +292,3 @@ class BatchWorker:
 
     def close(self) -> None:
         """Release resources after the thread stopped (subclasses close clients here)."""
-
-
-@atexit.register
-def flush_all_at_exit() -> None:
-    """Write what every worker holds, within its deadline, and stop it (idempotent)."""
-    for worker in list(_workers):
-        try:
-            worker.shutdown(timeout=worker_shutdown_timeout)
-        except Exception as exc:  # pragma: no cover - exit path, best effort
-            report_error("atexit.shutdown", exc)
-
-
-worker_shutdown_timeout = 10.0
-_mp_hooked_pid = 0
-
-
-class _AfterForkToken:
-    """multiprocessing keeps after-fork callbacks by weak reference to an object: this one."""
-
-
-_after_fork_token = _AfterForkToken()
-
-
-def _flush_at_multiprocessing_exit() -> None:
-    """multiprocessing's forked workers leave with ``os._exit``, skipping atexit; its own exit
-    finalizers do run. A Process clears the finalizers it inherited and then runs its after-fork
-    callbacks, so register one that adds our flush (once per child process)."""
-    global _mp_hooked_pid
-    mp_util = sys.modules.get("multiprocessing.util")
-    if mp_util is None or _mp_hooked_pid == os.getpid():
-        return
-    _mp_hooked_pid = os.getpid()
-    mp_util.register_after_fork(
-        _after_fork_token, lambda _: mp_util.Finalize(None, flush_all_at_exit, exitpriority=100)
-    )

@@ -9,6 +9,7 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from llmtel import __version__
+from llmtel.exporters.at_exit import live_workers
 
 _meter = metrics.get_meter("llmtel", __version__)
 written = _meter.create_counter("llmtel.exporter.written", unit="{item}", description="Items stored")
@@ -22,14 +23,10 @@ quarantined = _meter.create_counter(
 
 
 def _observe_queue_bytes(options: CallbackOptions) -> Iterable[Observation]:
-    from llmtel.exporters.background import live_workers
-
     return [Observation(w.queued_bytes, {"exporter": w.name}) for w in live_workers()]
 
 
 def _observe_accepted(options: CallbackOptions) -> Iterable[Observation]:
-    from llmtel.exporters.background import live_workers
-
     return [Observation(w.accepted, {"exporter": w.name}) for w in live_workers()]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 
-from llmtel.exporters import background
+from llmtel.exporters import at_exit
 from llmtel.instrumentation.config import ConfigError, Settings, store_scheme
 from llmtel.instrumentation.sinks import InMemorySink, TraceSink
 
@@ -29,7 +29,7 @@ def writable_dir(path: str, variable: str) -> str:
 
 def open_store(settings: Settings) -> TraceSink | None:
     """The sink ``settings.store_url`` names; its workers flush within ``shutdown_timeout_s`` at exit."""
-    background.worker_shutdown_timeout = settings.shutdown_timeout_s
+    at_exit.shutdown_timeout = settings.shutdown_timeout_s
     url = settings.store_url
     scheme = store_scheme(url)
     if scheme == "none":

@@ -6,13 +6,13 @@ import argparse
 import os
 from typing import TextIO
 
+from llmtel.exporters.clickhouse.location import StoreLocation
 from llmtel.exporters.clickhouse.spool import Spool
 
 
 def cmd_db(args: argparse.Namespace, out: TextIO) -> int:
     from llmtel.exporters.clickhouse import schema
     from llmtel.exporters.clickhouse.location import connect, parse_location
-    from llmtel.exporters.clickhouse.writer import replay_spool
 
     location = parse_location(args.url)
     ttl = int(os.environ.get("LLMTEL_TTL_DAYS", "0") or 0)
@@ -63,3 +63,17 @@ def _spool_status(spool: Spool, out: TextIO) -> None:
     out.write(" (`llmtel db replay` retries them)\n" if held.rows else "\n")
     for reason, rows in sorted(held.reasons.items(), key=lambda item: -item[1]):
         out.write(f"  {rows:,} rows: {reason[:200]}\n")
+
+
+def replay_spool(location: StoreLocation, spool_dir: str, ttl_days: int = 0) -> tuple[int, int, int]:
+    """Write every spooled batch now, then retry the quarantine (``llmtel db replay``); returns
+    (rows stored, spool batches left, rows still quarantined)."""
+    from llmtel.exporters.clickhouse.writer import ClickHouseWriter
+
+    writer = ClickHouseWriter(location, spool_dir=spool_dir, ttl_days=ttl_days)
+    try:
+        stored = writer.replay(strict=True, budget_s=None)
+        stored += writer.replay_quarantine()
+    finally:
+        writer.close()
+    return stored, len(writer.spool.pending()), writer.quarantine.summary().rows

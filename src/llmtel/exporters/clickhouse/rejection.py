@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 import struct
-from typing import Final
+from collections.abc import Callable, Sequence
+from typing import Any, Final
 
 from llmtel.exporters.clickhouse.location import StoreLocked, StoreUnavailable
 
@@ -63,3 +64,35 @@ def reason_of(exc: BaseException) -> str:
     """The store's error in one line, for the quarantine and the log."""
     first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
     return f"{type(exc).__name__}: {first}"[:500]
+
+
+Rows = Sequence[Sequence[Any]]
+
+
+def isolate(
+    insert: Callable[[Rows], None], rows: Rows, error: BaseException
+) -> tuple[list[Rows], list[tuple[Sequence[Any], str]], int]:
+    """Rows the store rejected (``error``) for their data, split in halves and sent again until
+    the rows it refuses are alone: (chunks not sent because the store stopped answering
+    meanwhile, the refused rows with the store's error for each, how many rows were stored)."""
+    bad: list[tuple[Sequence[Any], str]] = []
+    stack: list[Rows] = []
+    stored = 0
+    if len(rows) == 1:
+        bad.append((rows[0], reason_of(error)))
+    else:
+        stack += [rows[len(rows) // 2 :], rows[: len(rows) // 2]]
+    while stack:
+        chunk = stack.pop()
+        try:
+            insert(chunk)
+        except Exception as exc:
+            if not rejects_rows(exc):
+                return [chunk, *reversed(stack)], bad, stored
+            if len(chunk) == 1:
+                bad.append((chunk[0], reason_of(exc)))
+            else:
+                stack += [chunk[len(chunk) // 2 :], chunk[: len(chunk) // 2]]
+            continue
+        stored += len(chunk)
+    return [], bad, stored

@@ -14,7 +14,6 @@ Rows are lost only past the spool budget, and then they are counted
 from __future__ import annotations
 
 import datetime
-import random
 import threading
 import time
 from collections.abc import Sequence
@@ -22,8 +21,10 @@ from typing import Any
 
 from llmtel.exporters.background import BatchWorker
 from llmtel.exporters.clickhouse import schema
+from llmtel.exporters.clickhouse.disk import TABLES, DiskKeeper, Part
 from llmtel.exporters.clickhouse.location import StoreLocation, StoreLocked, connect
-from llmtel.exporters.clickhouse.rejection import reason_of, rejects_rows
+from llmtel.exporters.clickhouse.outage import Outage
+from llmtel.exporters.clickhouse.rejection import isolate, rejects_rows
 from llmtel.exporters.clickhouse.rows import (
     PAYLOAD_COLUMNS,
     TRACE_COLUMNS,
@@ -35,38 +36,19 @@ from llmtel.exporters.clickhouse.rows import (
 )
 from llmtel.exporters.clickhouse.spool import Spool, SpooledBatch
 from llmtel.exporters.record_queue import queue_record
-from llmtel.exporters.self_metrics import dropped, quarantined, replayed, retried, spooled, written
+from llmtel.exporters.self_metrics import replayed, retried, written
 from llmtel.instrumentation import provider_trace
 from llmtel.instrumentation.config import Settings
 from llmtel.instrumentation.records import LLMCall, Payload, ProviderTrace, Record
-from llmtel.instrumentation.selftelemetry import logger, report_error, traces_dropped
+from llmtel.instrumentation.selftelemetry import report_error, traces_dropped
 
-Part = tuple[str, str, Sequence[Sequence[Any]]]  # (table kind, dedup token, rows)
 _COLUMNS = {"traces": TRACE_COLUMNS, "payloads": PAYLOAD_COLUMNS}
-_TABLES = {"traces": schema.TRACES, "payloads": schema.PAYLOADS}
 # A server acknowledges an async insert only once it is written, so a retry is never blind.
 SERVER_INSERT_SETTINGS = {"async_insert": 1, "wait_for_async_insert": 1, "async_insert_deduplicate": 1}
 # Rows in one batch never share an id, so ReplacingMergeTree's merge of each new block is
 # pure cost (a copy of every 10 KB payload); duplicates across batches fold in merges and FINAL.
 INSERT_SETTINGS = {"optimize_on_insert": 0}
 _inherited: list[Any] = []  # clients a forked child got from its parent: never used, never closed
-
-
-class _Throttled:
-    """Logs a message at most once per ``interval`` seconds per key."""
-
-    def __init__(self, interval: float = 60.0) -> None:
-        self.interval = interval
-        self._last: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def warn(self, key: str, message: str, *args: object) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if now - self._last.get(key, -self.interval) < self.interval:
-                return
-            self._last[key] = now
-        logger.warning(message, *args)
 
 
 class ClickHouseWriter(BatchWorker):
@@ -100,14 +82,12 @@ class ClickHouseWriter(BatchWorker):
             **INSERT_SETTINGS,
             **(SERVER_INSERT_SETTINGS if location.kind == "http" else {}),
         }
-        self._log = _Throttled()
+        self.outage = Outage(location, self.spool.directory, retry_initial_s, retry_max_s)
+        self.disk = DiskKeeper(self.spool, self.quarantine, self._attrs, self.outage.log)
         self._client: Any = None
         self._column_types: dict[str, list[str]] = {}
         self._connecting = threading.Lock()
         self._replaying = threading.Lock()
-        self._backoff = retry_initial_s
-        self._down_until = 0.0
-        self._down = False
 
     @classmethod
     def from_settings(cls, settings: Settings, location: StoreLocation) -> ClickHouseWriter:
@@ -135,7 +115,7 @@ class ClickHouseWriter(BatchWorker):
             self.replay(budget_s=self._replay_budget())
 
     def idle(self) -> None:
-        if time.monotonic() >= self._down_until and self.spool.pending():
+        if not self.outage.waiting() and self.spool.pending():
             self.replay(budget_s=self._replay_budget())
 
     def _replay_budget(self) -> float | None:
@@ -149,7 +129,7 @@ class ClickHouseWriter(BatchWorker):
         """Past the shutdown deadline: what is not written goes to the spool, not away. A batch
         whose insert is still hanging is spooled too, with the same deduplication token, so if
         that insert does land after all, the replay is not stored twice."""
-        self._spool(self._parts(items))
+        self.disk.keep(self._parts(items))
 
     def prepare(self, items: list[Any]) -> list[Any]:
         return [_prepared(item) for item in items]
@@ -182,7 +162,7 @@ class ClickHouseWriter(BatchWorker):
                     schema.migrate(client, self.layout)
                     # Typed once per connection: otherwise clickhouse-connect asks the store for the
                     # table's columns before every insert, which costs as much as a small insert.
-                    self._column_types = {kind: _types_of(client, self.location.database, kind) for kind in _TABLES}
+                    self._column_types = {kind: _types_of(client, self.location.database, kind) for kind in TABLES}
                 except Exception:
                     client.close()
                     raise
@@ -192,7 +172,7 @@ class ClickHouseWriter(BatchWorker):
     def _insert(self, part: Part) -> None:
         kind, token, rows = part
         self._connection().insert(
-            f"{schema.quote(self.location.database)}.{schema.quote(_TABLES[kind])}",
+            f"{schema.quote(self.location.database)}.{schema.quote(TABLES[kind])}",
             for_insert(kind, rows),
             column_names=list(_COLUMNS[kind]),
             column_type_names=self._column_types[kind],
@@ -205,90 +185,48 @@ class ClickHouseWriter(BatchWorker):
         while parts:
             # While the store is known down, batches go straight to the spool until the backoff
             # passes; at shutdown it is tried once more, so a store that came back gets the data.
-            down = time.monotonic() < self._down_until and not self.stopping
+            down = self.outage.waiting() and not self.stopping
             if down or (self.stopping and failures):
-                self._spool(parts)
+                self.disk.keep(parts)
                 return False
             try:
                 self._insert(parts[0])
             except StoreLocked as exc:
                 self._went_down(exc)
-                self._spool(parts)
+                self.disk.keep(parts)
                 return False
             except Exception as exc:
                 if rejects_rows(exc):
                     unsent = self._isolate(parts[0], exc)
                     if unsent:  # the store went away while the rejected rows were being found
                         self._went_down(exc)
-                        self._spool(unsent + parts[1:])
+                        self.disk.keep(unsent + parts[1:])
                         return False
                     parts = parts[1:]
                     continue
                 failures += 1
                 if failures >= self.attempts:
                     self._went_down(exc)
-                    self._spool(parts)
+                    self.disk.keep(parts)
                     return False
                 retried.add(1, self._attrs)
-                time.sleep(self._jitter(self.retry_initial_s * 2 ** (failures - 1)))
+                time.sleep(self.outage.jitter(self.retry_initial_s * 2 ** (failures - 1)))
                 continue
-            written.add(len(parts[0][2]), {**self._attrs, "table": _TABLES[parts[0][0]]})
+            written.add(len(parts[0][2]), {**self._attrs, "table": TABLES[parts[0][0]]})
             parts = parts[1:]
-            self._came_back()
+            self.outage.came_back()
         return True
 
     def _isolate(self, part: Part, error: BaseException) -> list[Part]:
-        """A part the store rejected for its data: split it in halves until the rows it refuses
-        are alone, store the rest, quarantine those with the store's error. Returns the parts
-        not sent because the store stopped answering meanwhile (to be spooled)."""
+        """A part the store rejected for its data: store what it takes, quarantine the rows it
+        refuses with its error (see ``rejection.isolate``). Returns the parts not sent because
+        the store stopped answering meanwhile (to be spooled)."""
         kind, _, rows = part
-        bad: list[tuple[Sequence[Any], str]] = []
-        stack: list[Sequence[Any]] = []
-        if len(rows) == 1:
-            bad.append((rows[0], reason_of(error)))
-        else:
-            stack += [rows[len(rows) // 2 :], rows[: len(rows) // 2]]
-        while stack:
-            chunk = stack.pop()
-            try:
-                self._insert(_part(kind, chunk))
-            except Exception as exc:
-                if not rejects_rows(exc):
-                    self._quarantine(kind, bad)
-                    return [_part(kind, c) for c in [chunk, *reversed(stack)]]
-                if len(chunk) == 1:
-                    bad.append((chunk[0], reason_of(exc)))
-                else:
-                    stack += [chunk[len(chunk) // 2 :], chunk[: len(chunk) // 2]]
-                continue
-            written.add(len(chunk), {**self._attrs, "table": _TABLES[kind]})
-        self._quarantine(kind, bad)
-        return []
-
-    def _quarantine(self, kind: str, bad: list[tuple[Sequence[Any], str]]) -> None:
-        """Keep rows the store rejected, grouped by its error; counted and logged (once a minute)."""
-        by_reason: dict[str, list[Sequence[Any]]] = {}
-        for row, reason in bad:
-            by_reason.setdefault(reason, []).append(row)
-        for reason, rows in by_reason.items():
-            try:
-                kept = self.quarantine.put(kind, _part(kind, rows)[1], rows, reason=reason)
-            except OSError as exc:
-                kept = False
-                report_error("clickhouse.quarantine", exc)
-            if not kept:
-                dropped.add(len(rows), {**self._attrs, "reason": "quarantine_full"})
-                continue
-            quarantined.add(len(rows), {**self._attrs, "table": _TABLES[kind]})
-            self._log.warn(
-                f"quarantine.{reason[:80]}",
-                "llmtel: the store rejected %d %s row(s): %s. The rest of the batch is stored; these are kept in "
-                "%s (`llmtel db status` counts them, `llmtel db replay` retries them)",
-                len(rows),
-                _TABLES[kind],
-                reason,
-                self.quarantine.directory,
-            )
+        unsent, bad, stored = isolate(lambda chunk: self._insert(_part(kind, chunk)), rows, error)
+        if stored:
+            written.add(stored, {**self._attrs, "table": TABLES[kind]})
+        self.disk.quarantine(kind, bad)
+        return [_part(kind, chunk) for chunk in unsent]
 
     def replay(self, strict: bool = False, budget_s: float | None = 1.0) -> int:
         """Insert spooled batches oldest-first, several per insert, until one fails or
@@ -321,7 +259,7 @@ class ClickHouseWriter(BatchWorker):
             except Exception as exc:
                 if rejects_rows(exc):  # never retried as it is: split, the rest stored, the refused quarantined
                     unsent = self._isolate((kind, token, rows), exc)
-                    self._spool(unsent)
+                    self.disk.keep(unsent)
                     _done(group)
                     if unsent:
                         self._went_down(exc)
@@ -335,8 +273,8 @@ class ClickHouseWriter(BatchWorker):
                 break
             _done(group)
             stored += len(rows)
-            replayed.add(len(rows), {**self._attrs, "table": _TABLES[kind]})
-            self._came_back()
+            replayed.add(len(rows), {**self._attrs, "table": TABLES[kind]})
+            self.outage.came_back()
         return stored
 
     def replay_quarantine(self) -> int:
@@ -344,73 +282,17 @@ class ClickHouseWriter(BatchWorker):
         with self._replaying:
             return self._replay(strict=True, budget_s=None, spool=self.quarantine)
 
-    def _spool(self, parts: list[Part]) -> None:
-        for kind, token, rows in parts:
-            try:
-                kept = self.spool.put(kind, token, rows)
-            except OSError as exc:  # unwritable or full disk: counted and logged once a minute
-                dropped.add(len(rows), {**self._attrs, "reason": "spool_error"})
-                self._log.warn(
-                    "spool_error",
-                    "llmtel: cannot write to the spool %s (%s); provider traces and payloads are being dropped "
-                    "and counted in llmtel.exporter.dropped",
-                    self.spool.directory,
-                    exc,
-                )
-                continue
-            if kept:
-                spooled.add(len(rows), self._attrs)
-                continue
-            dropped.add(len(rows), {**self._attrs, "reason": "spool_full"})
-            self._log.warn(
-                "spool_full",
-                "llmtel: spool %s is full (LLMTEL_SPOOL_MAX_BYTES=%d); provider traces and payloads are "
-                "being dropped and counted in llmtel.exporter.dropped",
-                self.spool.directory,
-                self.spool.max_bytes,
-            )
-
-    def _jitter(self, seconds: float) -> float:
-        return min(self.retry_max_s, seconds) * random.uniform(0.5, 1.0)
-
     def _went_down(self, exc: BaseException) -> None:
-        self._down_until = time.monotonic() + self._jitter(self._backoff)
-        self._backoff = min(self.retry_max_s, self._backoff * 2)
-        if self._client is not None:  # reconnect (and re-check the schema) when it is back: an
-            self._client = None  # embedded store's next owner answers on another port
-        if self._down:
-            return
-        self._down = True
-        if isinstance(exc, StoreLocked):
-            self._log.warn(
-                "locked",
-                "llmtel: %s. Provider traces are kept in the spool %s and written once llmtel's store server "
-                "can open the store (stop the other process; `llmtel db replay` also stores them)",
-                exc,
-                self.spool.directory,
-            )
-        else:
-            self._log.warn(
-                "down",
-                "llmtel: ClickHouse store %s is unavailable (%s: %s); spooling to %s and retrying with backoff",
-                self.location.display,
-                type(exc).__name__,
-                exc,
-                self.spool.directory,
-            )
-
-    def _came_back(self) -> None:
-        self._backoff = self.retry_initial_s
-        self._down_until = 0.0
-        if self._down:
-            self._down = False
-            logger.warning("llmtel: ClickHouse store %s is reachable again", self.location.display)
+        """The store is away: back off, and reconnect (and re-check the schema) when it is back,
+        since an embedded store's next owner answers on another port."""
+        self.outage.went_down(exc)
+        self._client = None
 
     def after_fork(self) -> None:
         if self._client is not None:
             _inherited.append(self._client)  # the parent's connection; closing it here could hurt the parent
         self._client = None
-        self._down_until = 0.0
+        self.outage.down_until = 0.0  # a child tries the store at once
         self._connecting = threading.Lock()  # a lock held by a parent's thread would never be released here
         self._replaying = threading.Lock()
 
@@ -449,18 +331,6 @@ def _done(group: list[SpooledBatch]) -> None:
 
 def _types_of(client: Any, database: str, kind: str) -> list[str]:
     """The store's type of each column ``kind`` inserts, in insert order."""
-    described = client.query(f"DESCRIBE TABLE {schema.quote(database)}.{schema.quote(_TABLES[kind])}")
+    described = client.query(f"DESCRIBE TABLE {schema.quote(database)}.{schema.quote(TABLES[kind])}")
     types = {row[0]: row[1] for row in described.result_rows}
     return [types[name] for name in _COLUMNS[kind]]
-
-
-def replay_spool(location: StoreLocation, spool_dir: str, ttl_days: int = 0) -> tuple[int, int, int]:
-    """Write every spooled batch now, then retry the quarantine (``llmtel db replay``); returns
-    (rows stored, spool batches left, rows still quarantined)."""
-    writer = ClickHouseWriter(location, spool_dir=spool_dir, ttl_days=ttl_days)
-    try:
-        stored = writer.replay(strict=True, budget_s=None)
-        stored += writer.replay_quarantine()
-    finally:
-        writer.close()
-    return stored, len(writer.spool.pending()), writer.quarantine.summary().rows
