@@ -98,8 +98,14 @@ class EngineServer:
         return int(self._server.server_address[1])
 
     def close(self) -> None:
+        """Stop serving and close the engine connection: a process that exits with one open can
+        die of SIGSEGV in chdb's static teardown after everything else is done."""
         self._server.shutdown()
         self._server.server_close()
+        with self.engine_lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     def allowed(self, headers: Any) -> bool:
         if self.password is None:
