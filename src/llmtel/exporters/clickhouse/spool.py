@@ -48,7 +48,8 @@ class SpoolSummary:
     reasons: dict[str, int]  # rows by the store's error (quarantine)
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True while process ``pid`` exists (another user's included)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -139,7 +140,7 @@ class Spool:
                 out.append(path)
             elif name.endswith((".tmp", ".claimed")):
                 pid = int(name.rsplit(".", 2)[-2]) if name.rsplit(".", 2)[-2].isdigit() else 0
-                if pid and not _alive(pid):
+                if pid and not pid_alive(pid):
                     released = self._release(path, name)
                     if released:  # pending from now on: this very scan returns it, in age order
                         out.append(released)

@@ -25,6 +25,7 @@ import time
 from typing import Any, NamedTuple
 
 from llmtel.exporters.clickhouse.engine_server import EngineServer
+from llmtel.exporters.clickhouse.spool import pid_alive
 
 USER = "llmtel"
 IDLE_S = 120.0
@@ -42,16 +43,6 @@ def files_of(path: str) -> tuple[str, str, str]:
     """The owner's lock, address and log files for the chdb directory ``path`` (beside it, not in
     it: the engine's directory is the engine's)."""
     return f"{path}.owner.lock", f"{path}.server.json", f"{path}.server.log"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class OwnerFailed(RuntimeError):
@@ -74,7 +65,7 @@ def read_address(path: str) -> Address | None:
         address = Address(int(data["pid"]), int(data["port"]), str(data["password"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not _alive(address.pid):
+    if not pid_alive(address.pid):
         return None
     try:
         with socket.create_connection(("127.0.0.1", address.port), timeout=1.0):
@@ -129,8 +120,18 @@ def _start_owner(path: str, log_file: str) -> None:
 
 def _owner_alive(lock_file: str) -> bool:
     """True when a process holds the owner lock (one is starting or running)."""
+    return _flock_held(lock_file, os.O_RDWR | os.O_CREAT)
+
+
+def _held_by_another_process(path: str) -> bool:
+    """True when a process other than an owner holds chdb's lock on ``path`` (its status file)."""
+    return _flock_held(os.path.join(path, "status"), os.O_RDONLY)
+
+
+def _flock_held(path: str, flags: int) -> bool:
+    """True when some process holds an ``flock`` on ``path``; False for a file that is not there."""
     try:
-        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(path, flags, 0o600)
     except OSError:
         return False
     try:
@@ -150,23 +151,6 @@ def _write_json(path: str, data: dict[str, Any]) -> None:
     with open(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
         json.dump(data, f)
     os.replace(temp, path)
-
-
-def _held_by_another_process(path: str) -> bool:
-    """True when a process other than an owner holds chdb's lock on ``path`` (its status file)."""
-    try:
-        fd = os.open(os.path.join(path, "status"), os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        return exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
 
 
 def own(path: str, idle_s: float = IDLE_S) -> int:
