@@ -2,6 +2,7 @@
 the uninstrumented SDK and the peers:
 
     python benchmarks/bench_instructions.py [--provider openai] [--mode sync]
+    python benchmarks/bench_instructions.py --mode big    # a 5 MB prompt: what the request path pays
 
 Only the measured loop counts (400 calls per variant and mode after a ``gc.collect()``, one
 valgrind per core), with and without the garbage collections that thread ran: within a few
@@ -22,9 +23,10 @@ from functools import partial
 from pathlib import Path
 
 import harness
-from harness import MODES, PEERS, PROVIDERS, VARIANTS, bench_env, serve
+from harness import BIG, MODES, PEERS, PROVIDERS, VARIANTS, bench_env, serve
 
 INSTRUCTION_CALLS = 400  # enough for the collector's generation-1 passes (every few hundred calls) to average out
+BIG_CALLS = 4  # 5 MB prompts: each takes seconds under callgrind, and few objects, so few collections
 _COLLECTOR = re.compile(r"^c?fn=(\(\d+\)) gc_collect_main$")  # callgrind names the collector
 
 
@@ -43,7 +45,8 @@ def thread_instructions(
             "--toggle-collect=sys_call_tracing",
             f"--callgrind-out-file={out}/cg.%p",
         ]
-        options = ["--calls", str(n), "--warmup", "20", "--mode", mode, "--child", variant, provider, url]
+        warmup = "2" if mode == BIG else "20"
+        options = ["--calls", str(n), "--warmup", warmup, "--mode", mode, "--child", variant, provider, url]
         subprocess.run(
             [*command, sys.executable, harness.__file__, *options], capture_output=True, env=env, cwd=cwd, check=True
         )
@@ -84,7 +87,8 @@ def _instruction_table(
     pool: ThreadPoolExecutor, provider: str, mode: str, url: str, env: dict[str, str], cwd: str
 ) -> None:
     variants = [v for v in VARIANTS if v != "otel-openai-v2" or provider == "openai"]  # v2: OpenAI only
-    run = partial(thread_instructions, provider=provider, mode=mode, url=url, env=env, cwd=cwd, n=INSTRUCTION_CALLS)
+    n = BIG_CALLS if mode == BIG else INSTRUCTION_CALLS
+    run = partial(thread_instructions, provider=provider, mode=mode, url=url, env=env, cwd=cwd, n=n)
     runs = {v: pool.submit(run, v) for v in variants}
     per_call = {v: runs[v].result() for v in variants}
     added = {v: c - per_call["none"][0] for v, (c, _) in per_call.items()}
@@ -104,7 +108,9 @@ def _instruction_table(
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--provider", choices=PROVIDERS, action="append", help="only these providers")
-    parser.add_argument("--mode", choices=MODES, action="append", help="only these modes")
+    parser.add_argument(
+        "--mode", choices=(*MODES, BIG), action="append", help=f"only these modes ({BIG}: a 5 MB prompt, sync)"
+    )
     args = parser.parse_args()
     server = serve()
     store = tempfile.mkdtemp(prefix="llmtel-bench-")

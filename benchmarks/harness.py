@@ -24,12 +24,15 @@ from typing import Any
 VARIANTS = ("none", "llmtel", "otel-openai-v2", "openllmetry", "openinference")
 PEERS = VARIANTS[2:]
 MODES = ("sync", "async", "stream", "astream")
+BIG = "big"  # a sync call with a 5 MB prompt; only when asked for (--mode big)
 PROVIDERS = ("openai", "anthropic")
+HANDLES: list[Any] = []  # llmtel's configure() handle, when the child runs llmtel
 EXPORTED: list[str] = []  # span names the child exported: proves a variant really traced
 SPAN_BYTES: list[int] = []  # OTLP-encoded size of each exported span, in --span-bytes runs
 INSTRUCTION_CALLS = 400  # enough for the collector's generation-1 passes (every few hundred calls) to average out
 BIG_PROMPT = "lorem ipsum dolor sit amet " * ((5 << 20) // 27)
 _COLLECTOR = re.compile(r"^c?fn=(\(\d+\)) gc_collect_main$")  # callgrind names the collector
+PAUSE_S = 1.5  # after each big call: about a writer's flush interval, as a real provider's latency gives
 MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hello in five words."}]
 
 
@@ -81,7 +84,7 @@ def setup_variant(variant: str, provider: str) -> bool:
     if variant == "llmtel":
         from llmtel.instrumentation import configure
 
-        configure(instrument=(provider,))
+        HANDLES.append(configure(instrument=(provider,)))
         return True
     if variant == "otel-openai-v2":
         if provider != "openai":
@@ -123,6 +126,9 @@ def calls(provider: str, url: str) -> dict[str, Callable[[], Any]]:
         def sync() -> Any:
             return client.chat.completions.create(**kwargs)
 
+        def big() -> Any:
+            return client.chat.completions.create(**{**kwargs, "messages": [{"role": "user", "content": BIG_PROMPT}]})
+
         async def async_() -> Any:
             return await aclient.chat.completions.create(**kwargs)
 
@@ -147,6 +153,9 @@ def calls(provider: str, url: str) -> dict[str, Callable[[], Any]]:
         def sync() -> Any:
             return client_a.messages.create(**akw)
 
+        def big() -> Any:
+            return client_a.messages.create(**{**akw, "messages": [{"role": "user", "content": BIG_PROMPT}]})
+
         async def async_() -> Any:
             return await aclient_a.messages.create(**akw)
 
@@ -156,24 +165,68 @@ def calls(provider: str, url: str) -> dict[str, Callable[[], Any]]:
         async def astream() -> Any:
             return [e async for e in await aclient_a.messages.create(**akw, stream=True)]
 
-    return {"sync": sync, "async": async_, "stream": stream, "astream": astream}
+    return {"sync": sync, "async": async_, "stream": stream, "astream": astream, BIG: big}
 
 
-def big_prompt_call(provider: str, url: str) -> None:
-    """One call whose user message is 5 MB, as an agent with a long context makes."""
+def big_prompt_calls(provider: str, url: str, n: int) -> None:
+    """Calls whose user message is 5 MB, as an agent with a long context makes, one warm-up and
+    ``n`` timed, each followed by a pause (a real provider's latency); prints the largest exported
+    span, each call's wall time and calling thread's CPU, and the peak resident memory growth
+    over the process's size after the warm-up (llmtel's first write stored)."""
+    from opentelemetry import trace
+
     messages = [{"role": "user", "content": BIG_PROMPT}]
     if provider == "openai":
         import openai
 
-        openai.OpenAI(base_url=url + "/v1", api_key="sk-bench").chat.completions.create(
-            model="gpt-4o-mini", messages=messages
-        )
+        client = openai.OpenAI(base_url=url + "/v1", api_key="sk-bench")
+
+        def call() -> Any:
+            return client.chat.completions.create(model="gpt-4o-mini", messages=messages)
     else:
         import anthropic
 
-        anthropic.Anthropic(base_url=url, api_key="sk-bench").messages.create(
-            model="claude-haiku-4-5", max_tokens=64, messages=messages
+        aclient = anthropic.Anthropic(base_url=url, api_key="sk-bench")
+
+        def call() -> Any:
+            return aclient.messages.create(model="claude-haiku-4-5", max_tokens=64, messages=messages)
+
+    call()
+    time.sleep(PAUSE_S)
+    for handle in HANDLES:  # the store's first write starts its owner process: not part of a call
+        handle.flush(120)
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current size
+    before = _status_bytes("VmRSS")
+    wall: list[float] = []
+    thread_cpu: list[float] = []
+    for _ in range(n):
+        started, started_cpu = time.perf_counter(), time.thread_time()
+        call()
+        thread_cpu.append((time.thread_time() - started_cpu) * 1e6)
+        wall.append((time.perf_counter() - started) * 1e6)
+        time.sleep(PAUSE_S)
+    trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
+    growth = _status_bytes("VmHWM") - before
+    print(
+        json.dumps(
+            {
+                "largest_span_bytes": max(SPAN_BYTES, default=0),
+                "spans": len(SPAN_BYTES),
+                "wall": wall,
+                "thread_cpu": thread_cpu,
+                "peak_rss_growth": growth,
+            }
         )
+    )
+
+
+def _status_bytes(field: str) -> int:
+    """A size from /proc/self/status, in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise LookupError(field)
 
 
 def child(variant: str, provider: str, url: str, n: int, modes: Sequence[str], warmup: int) -> None:
@@ -183,9 +236,7 @@ def child(variant: str, provider: str, url: str, n: int, modes: Sequence[str], w
     from opentelemetry import trace
 
     if os.environ.get("BENCH_SPAN_BYTES"):
-        big_prompt_call(provider, url)
-        trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
-        print(json.dumps({"largest_span_bytes": max(SPAN_BYTES, default=0), "spans": len(SPAN_BYTES)}))
+        big_prompt_calls(provider, url, n)
         os._exit(0)
 
     fns = calls(provider, url)
@@ -269,7 +320,7 @@ def child_main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--warmup", type=int, help="calls before measuring (default: calls / 5, at least 20)")
-    parser.add_argument("--mode", choices=MODES, action="append", help="only these modes")
+    parser.add_argument("--mode", choices=(*MODES, BIG), action="append", help="only these modes")
     parser.add_argument("--child", nargs=3, metavar=("VARIANT", "PROVIDER", "URL"), required=True)
     args = parser.parse_args()
     child(*args.child, args.calls, args.mode or MODES, args.warmup or max(20, args.calls // 5))

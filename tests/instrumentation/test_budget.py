@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmtel.instrumentation import log_attributes, log_event, trace_method
-from llmtel.instrumentation.encoding import encode, preview, utf8_len
+from llmtel.instrumentation.budget import LATE_BYTES
+from llmtel.instrumentation.encoding import encode, preview, size_floor, utf8_len
 from llmtel.instrumentation.semconv import PAYLOAD_REF_PREFIX
 from tests.support.telemetry import Telemetry
 
@@ -43,10 +44,12 @@ def assert_within_budget(tel: Telemetry, span: Any, max_attr: int = 4096, max_sp
         if isinstance(value, str):
             assert utf8_len(value) <= max_attr, key
         if key.endswith("_ref"):
-            sha = value.removeprefix(PAYLOAD_REF_PREFIX)
+            key_of = value.removeprefix(PAYLOAD_REF_PREFIX)
             stored = tel.sink.payload(value)
             assert stored is not None, f"{key} points at nothing"
-            assert hashlib.sha256(stored).hexdigest() == sha
+            json.loads(stored)
+            if len(stored) < LATE_BYTES:  # content-addressed; bigger values get a random key
+                assert hashlib.sha256(stored).hexdigest() == key_of
 
 
 class Color(enum.Enum):
@@ -248,3 +251,33 @@ def test_any_value_stays_within_budget_and_previews_parse(tel: Telemetry, value:
     for key, text in list(span.attributes.items()) + list(span.events[0].attributes.items()):
         if key.startswith("parameter.") and not key.endswith("_ref"):
             json.loads(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=json_values)
+def test_size_floor_never_exceeds_the_encoded_size(value: Any) -> None:
+    """What decides that a value is encoded on the sink's thread is a lower bound: a value that
+    would fit the span is never sent there by mistake."""
+    assert size_floor(value, 1 << 62) <= utf8_len(encode(value))
+
+
+def test_a_huge_value_with_objects_round_trips_from_its_ref(tel: Telemetry) -> None:
+    """A value past LATE_BYTES, holding objects JSON does not know, is previewed from the value
+    and stored byte for byte as ``encode`` makes it, under the ref on the span."""
+
+    class Part(pydantic.BaseModel):
+        kind: str
+        text: str
+
+    value = {"parts": [Part(kind="text", text="ü" * 200_000), Point(1.5, 2.0)], "n": 3, "tail": "x" * 100_000}
+
+    @trace_method
+    def ask(prompt: Any) -> str:
+        return "ok"
+
+    assert ask(value) == "ok"
+    span = tel.span("test_a_huge_value_with_objects_round_trips_from_its_ref.<locals>.ask")
+    assert_within_budget(tel, span)
+    assert json.loads(span.attributes["parameter.prompt"])["parts"][0]["kind"] == "text"
+    stored = tel.sink.payload(span.attributes["parameter.prompt_ref"])
+    assert stored == encode(value).encode("utf-8")

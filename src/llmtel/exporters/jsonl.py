@@ -9,7 +9,7 @@ from typing import Any
 from llmtel.exporters.background import BatchWorker
 from llmtel.exporters.record_queue import queue_record
 from llmtel.instrumentation import provider_trace
-from llmtel.instrumentation.records import Payload, ProviderTrace, Record
+from llmtel.instrumentation.records import LateJSON, Payload, ProviderTrace, Record
 from llmtel.instrumentation.selftelemetry import report_error, traces_dropped
 
 
@@ -25,7 +25,7 @@ class JsonlSink(BatchWorker):
     def offer(self, record: Record) -> bool:
         return queue_record(self, record)
 
-    def offer_payload(self, sha256: str, data: bytes, org_id: str | None = None) -> bool:
+    def offer_payload(self, sha256: str, data: bytes | LateJSON, org_id: str | None = None) -> bool:
         return self.enqueue(Payload(sha256, data, org_id), len(data) + 64)
 
     def write_batch(self, batch: list[Any]) -> None:
@@ -48,6 +48,7 @@ class JsonlSink(BatchWorker):
                     f.write(json.dumps(trace.to_dict(), default=str, ensure_ascii=False) + "\n")
         if payloads:
             with open(os.path.join(self.directory, "payloads.jsonl"), "a", encoding="utf-8") as f:
-                for sha, data, org_id in payloads:
-                    row = {"sha256": sha, "org_id": org_id, "data": data.decode("utf-8", "replace")}
+                for payload in payloads:
+                    text = payload.encoded().decode("utf-8", "replace")
+                    row = {"sha256": payload.sha256, "org_id": payload.org_id, "data": text}
                     f.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -1,15 +1,18 @@
 """The byte budget: every value llmtel puts on a span fits, and what does not is offloaded.
 
 A value that fits goes on the span as is. A larger one becomes a valid-JSON preview plus
-``<key>_ref`` = ``llmtel://llm_payloads/<sha256>``, and the full bytes go to the
-``PayloadSink`` (no ``_ref`` when the sink refused them). Each span also has a total
-budget for everything llmtel adds to it.
+``<key>_ref`` = ``llmtel://llm_payloads/<key>``, and the full bytes go to the ``PayloadSink``
+(no ``_ref`` when the sink refused them). The key is the sha256 of the bytes, so a repeated
+system prompt is stored once; a value of more than ``LATE_BYTES`` is not encoded or hashed on
+the request path at all: it gets a random key and the sink's thread encodes it. Each span also
+has a total budget for everything llmtel adds to it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import weakref
 from collections import OrderedDict
@@ -21,7 +24,8 @@ from opentelemetry.util.types import AttributeValue
 
 from llmtel.instrumentation import active
 from llmtel.instrumentation.context import current as current_context
-from llmtel.instrumentation.encoding import encode, preview, utf8_len
+from llmtel.instrumentation.encoding import encode, preview, size_floor, utf8_len
+from llmtel.instrumentation.records import LateJSON
 from llmtel.instrumentation.selftelemetry import (
     attributes_dropped,
     content_redaction_failures,
@@ -32,6 +36,9 @@ from llmtel.instrumentation.selftelemetry import (
 from llmtel.instrumentation.semconv import LLMTEL_DROPPED_ATTRIBUTES, PAYLOAD_REF_PREFIX, REF_SUFFIX
 
 RESERVE: Final = 64  # kept free on every span for the dropped-attributes counter
+# Values at least this big are encoded on the sink's thread, not the request path's: encoding and
+# hashing cost it about 10 ms per MB (docs/performance.md), and such values are rarely sent twice.
+LATE_BYTES: Final = 256 * 1024
 REDACTION_FAILED: Final = "[llmtel: redaction failed]"
 
 
@@ -119,20 +126,36 @@ def offload(data: bytes) -> str | None:
     key = sha if org_id is None else f"{org_id}/{sha}"
     if key in recent:
         return PAYLOAD_REF_PREFIX + sha
+    if not _offer(sha, data, org_id):
+        return None
+    recent.add(key)
+    return PAYLOAD_REF_PREFIX + sha
+
+
+def offload_late(value: Any, floor: int) -> str | None:
+    """Like :func:`offload` for a value of at least ``floor`` bytes that the sink's thread will
+    encode (see LATE_BYTES), under a random key: its hash would cost the request path a full read."""
+    key = os.urandom(32).hex()
+    scope = current_context()
+    org_id = scope.org_id if scope is not None else None
+    return PAYLOAD_REF_PREFIX + key if _offer(key, LateJSON(value, floor), org_id) else None
+
+
+def _offer(key: str, data: bytes | LateJSON, org_id: str | None) -> bool:
+    """Offer one payload to the sink; False (and counted) when nothing will store it."""
     sink = active.setup.payload_sink
     accepted = False
     if sink is not None and active.setup.settings.store_content:
         try:
-            accepted = sink.offer_payload(sha, data, org_id)
+            accepted = sink.offer_payload(key, data, org_id)
         except Exception as exc:
             report_error("payload_sink.offer_payload", exc)
     if accepted:
-        recent.add(key)
         payloads_offloaded.add(len(data))
-        return PAYLOAD_REF_PREFIX + sha
+        return True
     reason = "no_sink" if sink is None else "rejected" if active.setup.settings.store_content else "content_off"
     payloads_dropped.add(1, {"reason": reason})
-    return None
+    return False
 
 
 def redact(kind: str, value: Any) -> Any:
@@ -188,10 +211,31 @@ def fit(
     budget.remaining -= len(key) + utf8_len(shown) + ref_cost
 
 
+def fit_tree(out: MutableMapping[str, AttributeValue], key: str, value: Any, budget: SpanBudget) -> None:
+    """Encode and :func:`fit` one Python value; one of at least LATE_BYTES is previewed from the
+    value itself and offloaded to be encoded on the sink's thread, never read whole here."""
+    floor = size_floor(value, LATE_BYTES)
+    if floor < LATE_BYTES:
+        fit(out, key, encode(value), budget)
+        return
+    ref = offload_late(value, size_floor(value, 1 << 62))
+    ref_key = key + REF_SUFFIX
+    ref_cost = 0 if ref is None else len(ref_key) + len(ref)
+    room = min(active.setup.settings.max_attribute_bytes, budget.remaining - len(key) - ref_cost)
+    if room < 8:
+        budget.dropped += 1
+        attributes_dropped.add(1)
+        return
+    shown = preview(value, room, floor)
+    out[key] = shown
+    if ref is not None:
+        out[ref_key] = ref
+    budget.remaining -= len(key) + utf8_len(shown) + ref_cost
+
+
 def fit_value(out: MutableMapping[str, AttributeValue], key: str, value: Any, budget: SpanBudget, kind: str) -> None:
     """Redact, encode and :func:`fit` one Python value."""
-    value = redact(kind, value)
-    fit(out, key, encode(value), budget)
+    fit_tree(out, key, redact(kind, value), budget)
 
 
 def plain_attribute(value: Any) -> bool:

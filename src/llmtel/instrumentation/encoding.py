@@ -104,6 +104,11 @@ def _encode_fast(value: Any) -> str:
     return "".join(_c_fast(value, 0))
 
 
+def encode_bytes(value: Any) -> bytes:
+    """``encode(value)`` as UTF-8 bytes, lone surrogates kept (they round-trip through ``surrogatepass``)."""
+    return encode(value).encode("utf-8", "surrogatepass")
+
+
 def sanitize(value: Any, _depth: int = 0, _stack: set[int] | None = None) -> Any:
     """A JSON-safe copy of ``value``: markers for cycles and depth, strings for NaN and odd keys."""
     if value is None or isinstance(value, (str, bool, int)):
@@ -166,6 +171,34 @@ def encode(value: Any) -> str:
         return _plain.encode(_repr(value))
 
 
+def size_floor(value: Any, stop_at: int) -> int:
+    """A lower bound on the UTF-8 size of ``encode(value)``, counted until it passes ``stop_at``:
+    the characters of every string and key (escapes and multi-byte characters only add), one
+    byte per other value, each container once (so a cycle ends), nothing below MAX_DEPTH (where
+    ``encode`` may put a marker). It reads no string's contents: a 5 MB prompt is a few steps."""
+    size = 0
+    seen: set[int] = set()
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending and size <= stop_at:
+        item, depth = pending.pop()
+        kind = type(item)
+        if kind is str:
+            size += len(item) + 2
+        elif kind is dict or kind is list or kind is tuple:
+            if id(item) in seen or depth >= MAX_DEPTH:
+                continue
+            seen.add(id(item))
+            size += 1 + max(len(item), 1)  # brackets and the commas between items
+            if kind is dict:
+                size += sum(len(key) + 3 for key in item if type(key) is str)
+                pending.extend((child, depth + 1) for child in item.values())
+            else:
+                pending.extend((child, depth + 1) for child in item)
+        else:
+            size += 1
+    return size
+
+
 def utf8_len(text: str) -> int:
     """Byte length of ``text`` in UTF-8, without encoding when the answer is already known."""
     if text.isascii():
@@ -209,7 +242,8 @@ def _shrink(value: Any, str_cap: int, item_cap: int, depth: int) -> Any:
 
 
 def preview(tree: Any, limit: int, total_bytes: int) -> str:
-    """Valid JSON of at most ``limit`` bytes that keeps the shape of ``tree`` (a JSON-safe value).
+    """Valid JSON of at most ``limit`` bytes that keeps the shape of ``tree`` (any value; objects
+    JSON does not know are converted as ``encode`` converts them).
 
     Long strings are cut with a marker saying how many bytes were cut; long arrays and
     objects keep their first items; deep levels collapse to a one-line summary. When not
@@ -217,7 +251,7 @@ def preview(tree: Any, limit: int, total_bytes: int) -> str:
     """
     str_cap, item_cap, depth = max(16, limit // 2), 64, 12
     while True:
-        text = _plain.encode(_shrink(tree, str_cap, item_cap, depth))
+        text = encode(_shrink(tree, str_cap, item_cap, depth))
         if utf8_len(text) <= limit:
             return text
         if str_cap > 16:

@@ -22,7 +22,7 @@ from typing import Any, Final
 from llmtel.instrumentation import active
 from llmtel.instrumentation.budget import redact
 from llmtel.instrumentation.context import LLMContext
-from llmtel.instrumentation.encoding import encode, utf8_len
+from llmtel.instrumentation.encoding import encode, encode_bytes, utf8_len
 from llmtel.instrumentation.records import LLMCall, ProviderTrace
 from llmtel.instrumentation.usage import Usage
 
@@ -182,7 +182,7 @@ def _body_preview(value: Any) -> str:
 
 
 def _body_size_and_hash(value: Any) -> tuple[int, str]:
-    data = bytes(value) if isinstance(value, (bytes, bytearray)) else encode(value).encode("utf-8", "surrogatepass")
+    data = bytes(value) if isinstance(value, (bytes, bytearray)) else encode_bytes(value)
     return len(data), hashlib.sha256(data).hexdigest()
 
 

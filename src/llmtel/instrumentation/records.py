@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
 from llmtel.instrumentation.context import LLMContext, current
+from llmtel.instrumentation.encoding import encode_bytes
 from llmtel.instrumentation.usage import Usage
 
 
@@ -117,9 +118,32 @@ Record = LLMCall | ProviderTrace
 a row built elsewhere (an import, a test), stored as it is."""
 
 
+class LateJSON:
+    """A value too big to encode on the request path: the sink's thread turns it into its JSON
+    bytes (:meth:`data`). ``len()`` is a lower bound of their size, for the queue's byte bound."""
+
+    __slots__ = ("floor", "value")
+
+    def __init__(self, value: Any, floor: int) -> None:
+        self.value = value
+        self.floor = floor
+
+    def __len__(self) -> int:
+        return self.floor
+
+    def data(self) -> bytes:
+        return encode_bytes(self.value)
+
+
 class Payload(NamedTuple):
-    """An offloaded value a sink stores under its sha256 (per org)."""
+    """An offloaded value a sink stores under its key (per org): the sha256 of its bytes, or for a
+    :class:`LateJSON` a random key (see budget.offload_late)."""
 
     sha256: str
-    data: bytes
+    data: bytes | LateJSON
     org_id: str | None
+
+    def encoded(self) -> bytes:
+        """The payload's bytes: a LateJSON is encoded now (call it on the sink's thread)."""
+        data = self.data
+        return data if isinstance(data, bytes) else data.data()

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from typing import Protocol, runtime_checkable
 
 from llmtel.instrumentation import provider_trace
-from llmtel.instrumentation.records import LLMCall, ProviderTrace, Record
+from llmtel.instrumentation.records import LateJSON, LLMCall, Payload, ProviderTrace, Record
 from llmtel.instrumentation.selftelemetry import traces_dropped
 
 
@@ -33,8 +33,9 @@ class TraceSink(Protocol):
 class PayloadSink(Protocol):
     """Takes oversized values, content-addressed by the sha256 of their UTF-8 JSON bytes."""
 
-    def offer_payload(self, sha256: str, data: bytes, org_id: str | None = None) -> bool:
-        """Enqueue one payload of ``org_id``; False when it was dropped (and counted)."""
+    def offer_payload(self, sha256: str, data: bytes | LateJSON, org_id: str | None = None) -> bool:
+        """Enqueue one payload of ``org_id``; False when it was dropped (and counted). A
+        :class:`LateJSON` is encoded on the sink's own thread."""
         ...
 
 
@@ -57,9 +58,10 @@ class InMemorySink:
             self.traces.append(trace)
             return True
 
-    def offer_payload(self, sha256: str, data: bytes, org_id: str | None = None) -> bool:
+    def offer_payload(self, sha256: str, data: bytes | LateJSON, org_id: str | None = None) -> bool:
+        encoded = Payload(sha256, data, org_id).encoded()
         with self._lock:
-            self.payloads[sha256] = data
+            self.payloads[sha256] = encoded
             while len(self.payloads) > self._max:
                 self.payloads.popitem(last=False)
             return True

@@ -22,8 +22,7 @@ from opentelemetry.util.types import AttributeValue
 
 from llmtel.instrumentation import active, context, genai_metrics, processor, semconv, usage
 from llmtel.instrumentation.adapter import Adapter
-from llmtel.instrumentation.budget import SpanBudget, fit, mark_dropped, new_budget, redact
-from llmtel.instrumentation.encoding import encode
+from llmtel.instrumentation.budget import SpanBudget, fit_tree, mark_dropped, new_budget, redact
 from llmtel.instrumentation.records import LLMCall
 from llmtel.instrumentation.selftelemetry import report_error
 from llmtel.instrumentation.spans import end_span, error_type_of, record_error
@@ -53,7 +52,7 @@ def _service_name(span: Span, tracer: Tracer) -> str | None:
 def _fit_content(out: dict[str, AttributeValue], content: Mapping[str, Any], budget: SpanBudget) -> None:
     """Content attributes into ``out``, within ``budget`` (oversized values are offloaded)."""
     for key, value in content.items():
-        fit(out, key, encode(redact(key, value)), budget)
+        fit_tree(out, key, redact(key, value), budget)
 
 
 def _size(attributes: Mapping[str, AttributeValue]) -> int:
