@@ -2,7 +2,7 @@
 
 One run, one command:
 
-    python benchmarks/bench_providers.py [--rounds 5] [--calls 300]
+    python benchmarks/bench_providers.py [--rounds 5] [--calls 300] [--variant none --variant llmtel]
 
 The parent process serves the OpenAI and Anthropic wire formats on loopback (the same
 server the tests use); each (variant, round) runs in a fresh child process so that only
@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--variant", choices=VARIANTS, action="append", help="only these (default: all)")
     args = parser.parse_args()
     server = serve()
     store = tempfile.mkdtemp(prefix="llmtel-bench-")
@@ -36,9 +37,10 @@ def main() -> None:
     samples: dict[tuple[str, str, str, str], list[float]] = {}
     spans: dict[tuple[str, str], int] = {}
     owner_cpu: dict[str, list[float]] = {}
+    startup: dict[tuple[str, str], list[float]] = {}  # CPU of the first mode's warm-up calls and writes
     for round_no in range(args.rounds):
         for provider in PROVIDERS:
-            for variant in VARIANTS:
+            for variant in args.variant or VARIANTS:
                 owner_before = store_process_cpu(store)
                 result = run_child(variant, provider, server.url, env, store, ["--calls", str(args.calls)])
                 if result is None:
@@ -47,6 +49,7 @@ def main() -> None:
                     made = len(MODES) * (args.calls + max(20, args.calls // 5))
                     owner_cpu.setdefault(provider, []).append((store_process_cpu(store) - owner_before) / made * 1e6)
                 spans[(provider, variant)] = spans.get((provider, variant), 0) + result.pop("spans")
+                startup.setdefault((provider, variant), []).append(result.pop("startup_cpu_ms"))
                 for mode, times in result.items():
                     for clock in ("wall", "cpu"):
                         samples.setdefault((provider, mode, variant, clock), []).extend(times[clock])
@@ -55,6 +58,8 @@ def main() -> None:
     for (provider, variant), count in sorted(spans.items()):
         print(f"spans exported: {provider:9} {variant:15} {count}", file=sys.stderr)
     report(samples, args.json)
+    for (provider, variant), cpu_ms in sorted(startup.items()):
+        print(f"start-up CPU ({provider}, {variant}): {statistics.median(cpu_ms):.0f} ms for the first warm-up calls")
     for provider, per_call in owner_cpu.items():
         print(f"embedded store process CPU per llmtel call ({provider}): {statistics.mean(per_call):.0f} us")
 

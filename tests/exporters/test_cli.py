@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from llmtel.exporters.cli import main, parse_since
 from llmtel.exporters.clickhouse.location import parse_location
@@ -110,3 +112,73 @@ def test_traces_says_what_waits_outside_the_store(
     code, out = run("--url", url, "traces")
     assert code == 0 and len(out.splitlines()) == 3  # the listing is what the store holds
     assert "2 rows wait in the spool" in capsys.readouterr().err  # and the hint says what it does not
+
+
+_HOSTILE = st.one_of(
+    st.text(max_size=40),
+    st.integers().map(str),
+    st.sampled_from(
+        [
+            "-1",
+            "0",
+            "1e309",
+            "nan",
+            "inf",
+            "-inf",
+            "99999999999999999999d",
+            "0d",
+            "9999-12-31T23:59:59",
+            "0001-01-01",
+            "1969-12-31",
+            "-5m",
+            "llmtel://llm_payloads/zz",
+            "'; DROP TABLE llm_traces --",
+            "%s{}",
+        ]
+    ),
+)
+_OPTIONS = {
+    "traces": ["--run", "--agent", "--model", "--since", "--limit", "--errors", "--json"],
+    "show": ["--json"],
+    "usage": ["--by", "--since", "--json"],
+    "tail": ["--limit", "--interval", "--since"],
+    "db": ["--cluster", "--spool-dir"],
+}
+
+
+@st.composite
+def command_lines(draw: st.DrawFn) -> list[str]:
+    command = draw(st.sampled_from(sorted(_OPTIONS)))
+    argv = [command]
+    if command == "show":
+        argv.append(draw(_HOSTILE))
+    if command == "db":
+        argv.append(draw(st.sampled_from(["status", "ddl", "replay", "migrate", "init", "bogus"])))
+    for option in draw(st.lists(st.sampled_from(_OPTIONS[command]), max_size=4)):
+        argv.append(option)
+        if option not in ("--errors", "--json"):
+            argv.append(draw(_HOSTILE))
+    if command == "tail":
+        argv += ["--follow-for", "0"]
+    return argv
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(argv=command_lines())
+def test_no_user_input_makes_a_traceback(
+    stored: tuple[str, list, bytes],
+    argv: list[str],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whatever is typed, the command ends with a status and at most a line saying why."""
+    monkeypatch.chdir(tmp_path)  # db --spool-dir makes folders where it is pointed
+    url = stored[0]
+    try:
+        code = main(["--url", url, *argv], out=io.StringIO())
+    except SystemExit as exc:  # argparse's usage error (2) or --help (0)
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code in (0, 1, 2), (argv, err)
+    assert "Traceback" not in err

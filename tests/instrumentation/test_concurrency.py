@@ -77,3 +77,62 @@ def ask(n: int) -> list[dict[str, str]]:
     """One call's messages: one model for all (a model per call would be 2,000 metric series, the
     SDK's cardinality limit, for every later test in the session), the call's number in the text."""
     return [{"role": "user", "content": f"call {n}"}]
+
+
+async def test_a_third_of_twelve_hundred_streams_cancelled_mid_stream(
+    server: ProviderServer, tel: Telemetry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every third task is cancelled while it waits for its stream's next chunk: every call still
+    has one span, ended once (cancelled ones say so), and one row with its own context."""
+    chunks = [f"w{i} " for i in range(12)]
+    server.keep_requests = False
+    server.always(CHAT, fx.chat_stream(*chunks, event_delay_s=0.004))
+    _, async_client = clients(server)
+    got: dict[int, int] = {}
+    mid_stream: dict[int, asyncio.Event] = {}
+
+    async def task(n: int) -> None:
+        with llm_context(run_id=f"run-{n}", agent_id=f"agent-{n % 7}", step_id=f"step-{n}"):
+            stream = await async_client.chat.completions.create(model="gpt-4o-mini", messages=ask(n), stream=True)
+            async for _ in stream:
+                got[n] = got.get(n, 0) + 1
+                if got[n] == 3 and n in mid_stream:
+                    mid_stream[n].set()
+                await asyncio.sleep(0)  # the app's own work between chunks: where a cancellation lands
+
+    async def cancel_mid_stream(n: int, running: asyncio.Task[None]) -> None:
+        await mid_stream[n].wait()
+        running.cancel()
+
+    caplog.set_level(logging.WARNING)
+    total = 1200
+    try:
+        tasks = []
+        for n in range(total):
+            if n % 3 == 0:
+                mid_stream[n] = asyncio.Event()
+            tasks.append(asyncio.ensure_future(task(n)))
+        cancellers = [asyncio.ensure_future(cancel_mid_stream(n, tasks[n])) for n in mid_stream]
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for canceller in cancellers:
+            canceller.cancel()
+    finally:
+        server.keep_requests = True
+    cancelled = {n for n, t in enumerate(tasks) if t.cancelled()}
+    assert all(n % 3 == 0 for n in cancelled)
+    whole = max(got.values())  # the events of a stream read to its end
+    assert len([n for n in cancelled if 3 <= got.get(n, 0) < whole]) >= total // 4  # really mid-stream
+    records = tel.traces()
+    assert len(records) == total
+    for record in records:
+        n = int(json.loads(record.request_json)["messages"][0]["content"].split()[1])
+        assert (record.run_id, record.step_id) == (f"run-{n}", f"step-{n}")
+    chat_spans = [s for s in tel.spans() if s.attributes and s.attributes.get("gen_ai.operation.name") == "chat"]
+    assert len(chat_spans) == total
+    assert len({s.context.span_id for s in chat_spans if s.context}) == total
+    by_run = {s.attributes["llmtel.run_id"]: s for s in chat_spans if s.attributes}
+    for n in cancelled:
+        attributes = by_run[f"run-{n}"].attributes or {}
+        assert attributes.get("llmtel.cancelled") is True, dict(attributes)
+    assert {r.span_id for r in records} == {f"{s.context.span_id:016x}" for s in chat_spans if s.context}
+    assert not [r for r in caplog.records if "ended span" in r.getMessage() or "detach" in r.getMessage()]

@@ -17,11 +17,18 @@ from llmtel.instrumentation import ConfigError, Settings
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"LLMTEL_MAX_ATTRIBUTE_BYTES": "lots"}, "LLMTEL_MAX_ATTRIBUTE_BYTES='lots' is not a whole number"),
-        ({"LLMTEL_MAX_SPAN_BYTES": "10"}, "LLMTEL_MAX_SPAN_BYTES=10 is below the minimum of 1024"),
+        ({"LLMTEL_MAX_ATTRIBUTE_BYTES": "lots"}, "LLMTEL_MAX_ATTRIBUTE_BYTES='lots' is not a whole number from 256"),
+        ({"LLMTEL_MAX_SPAN_BYTES": "10"}, "LLMTEL_MAX_SPAN_BYTES='10' is not accepted: max_span_bytes"),
+        ({"LLMTEL_MAX_SPAN_BYTES": "10"}, "takes a whole number from 1,024 to 268,435,456"),
         ({"LLMTEL_CLICKHOUSE_URL": "postgres://x"}, "unknown scheme 'postgres'"),
-        ({"LLMTEL_STORE_CONTENT": "maybe"}, "LLMTEL_STORE_CONTENT='maybe' is not a boolean"),
-        ({"LLMTEL_FLUSH_INTERVAL": "soon"}, "LLMTEL_FLUSH_INTERVAL='soon' is not a number"),
+        ({"LLMTEL_STORE_CONTENT": "maybe"}, "LLMTEL_STORE_CONTENT='maybe' is not true or false"),
+        ({"LLMTEL_FLUSH_INTERVAL": "soon"}, "LLMTEL_FLUSH_INTERVAL='soon' is not a number from 0.01 to 3600"),
+        ({"LLMTEL_FLUSH_INTERVAL": "inf"}, "LLMTEL_FLUSH_INTERVAL='inf' is not accepted"),
+        ({"LLMTEL_SHUTDOWN_TIMEOUT": "inf"}, "LLMTEL_SHUTDOWN_TIMEOUT='inf' is not accepted"),
+        ({"LLMTEL_SHUTDOWN_TIMEOUT": "1e10"}, "takes a number from 0 to 3600"),
+        ({"LLMTEL_SHUTDOWN_TIMEOUT": "nan"}, "LLMTEL_SHUTDOWN_TIMEOUT='nan' is not accepted"),
+        ({"LLMTEL_BATCH_MAX_ROWS": "99999999999999999999"}, "LLMTEL_BATCH_MAX_ROWS='99999999999999999999'"),
+        ({"LLMTEL_TTL_DAYS": "-1"}, "LLMTEL_TTL_DAYS='-1' is not accepted"),
         ({"LLMTEL_INSTRUMENT": "openai,cohere"}, "unknown ['cohere']"),
         ({"LLMTEL_MAX_ATTRIBUTE_BYTES": "20000"}, "exceeds LLMTEL_MAX_SPAN_BYTES=16384"),
     ],
@@ -30,6 +37,45 @@ def test_bad_settings_fail_clearly(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError) as info:
         Settings.from_env(env)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"flush_interval_s": float("inf")}, "configure(flush_interval_s=inf) is not accepted"),
+        ({"shutdown_timeout_s": -1}, "shutdown_timeout_s (LLMTEL_SHUTDOWN_TIMEOUT) takes a number from 0 to 3600"),
+        ({"max_span_bytes": "16384"}, "configure(max_span_bytes='16384') is not accepted"),
+        ({"store_content": 1}, "store_content (LLMTEL_STORE_CONTENT) takes true or false"),
+        ({"instrument": ("openai", "cohere")}, "unknown ['cohere']"),
+        ({"instrument": 3}, "instrument takes provider names"),
+        ({"shutdown_timeot": 3}, "no setting 'shutdown_timeot': did you mean shutdown_timeout_s?"),
+        ({"redact": "yes"}, "takes a callable"),
+        ({"store_url": "clickhouse://default:hunter2@db:8123"}, "unknown scheme 'clickhouse'"),
+    ],
+)
+def test_keyword_arguments_are_validated_like_the_environment(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({}, **overrides)
+    assert message in str(info.value)
+    assert "hunter2" not in str(info.value)
+
+
+def test_instrument_given_as_text_is_read_like_the_variable() -> None:
+    assert Settings.from_env({}, instrument="openai").instrument == ("openai",)
+    assert Settings.from_env({}, instrument="anthropic, openai").instrument == ("anthropic", "openai")
+    assert Settings.from_env({}, instrument="none").instrument == ()
+
+
+def test_the_password_never_shows_in_a_repr_or_message() -> None:
+    settings = Settings.from_env(
+        {"LLMTEL_CLICKHOUSE_URL": "https://writer:hunter2@db.example:8443/llm?password=hunter2"}
+    )
+    assert settings.store_url.count("hunter2") == 2  # the settings keep it, to connect with
+    assert "hunter2" not in repr(settings)
+    assert "writer:***@db.example" in repr(settings)
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"LLMTEL_CLICKHOUSE_URL": "htp://writer:hunter2@db"})
+    assert "hunter2" not in str(info.value)
 
 
 def test_defaults_and_standard_variables() -> None:
@@ -100,7 +146,41 @@ def test_sdk_disabled_is_respected(tmp_path: Path) -> None:
 def test_bad_config_fails_at_configure_not_later(tmp_path: Path) -> None:
     result = run_app(tmp_path, APP, LLMTEL_QUEUE_MAX_BYTES="-5")
     assert result.returncode != 0
-    assert "ConfigError: LLMTEL_QUEUE_MAX_BYTES=-5 is below the minimum" in result.stderr
+    assert "ConfigError: LLMTEL_QUEUE_MAX_BYTES='-5' is not accepted" in result.stderr
+
+
+@pytest.mark.parametrize("content", [None, "not json", '{"models": 3}'])
+def test_a_bad_prices_file_is_a_config_error_naming_it(tmp_path: Path, content: str | None) -> None:
+    if content is not None:
+        (tmp_path / "prices.json").write_text(content)
+    result = run_app(tmp_path, APP, LLMTEL_PRICES_FILE="prices.json", LLMTEL_CLICKHOUSE_URL="none")
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("llmtel.instrumentation.config.ConfigError: LLMTEL_PRICES_FILE='prices.json' cannot be read")
+
+
+def test_a_misspelt_variable_is_warned_about_once_with_the_closest_name(tmp_path: Path) -> None:
+    result = run_app(tmp_path, APP, LLMTEL_CLICKHOUSE_URI="none", LLMTEL_CLICKHOUSE_URL="jsonl://./out")
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "LLMTEL_CLICKHOUSE_URI" in line]
+    expected = "llmtel: LLMTEL_CLICKHOUSE_URI is not a setting llmtel reads; did you mean LLMTEL_CLICKHOUSE_URL?"
+    assert warnings == [expected]
+
+
+def test_the_store_password_is_in_no_log_line_or_repr(tmp_path: Path) -> None:
+    code = """
+        import logging
+        logging.basicConfig(level=logging.DEBUG)
+        from llmtel.instrumentation import configure
+        handle = configure()
+        print(repr(handle), handle.settings, str(handle))
+        handle.shutdown()
+    """
+    result = run_app(tmp_path, code, LLMTEL_CLICKHOUSE_URL="http://writer:hunter2@127.0.0.1:9/llm")
+    assert result.returncode == 0, result.stderr
+    assert "writer:***@127.0.0.1" in result.stdout
+    assert "llmtel configured: store=http://writer:***@127.0.0.1:9/llm" in result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(

@@ -8,12 +8,15 @@ handle.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import importlib.util
 import logging
 import os
 import signal
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -26,7 +29,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from llmtel.instrumentation import active, budget
-from llmtel.instrumentation.config import INSTRUMENTORS, Settings
+from llmtel.instrumentation.config import INSTRUMENTORS, ConfigError, Settings, redacted_url, unknown_variables
 from llmtel.instrumentation.pricing import load_prices
 from llmtel.instrumentation.processor import ProviderTraceProcessor
 from llmtel.instrumentation.selftelemetry import logger, report_error
@@ -59,27 +62,59 @@ class Handle:
         return ok
 
     def shutdown(self) -> None:
-        """Uninstrument, flush and close everything ``configure()`` created. Idempotent."""
+        """Uninstrument, flush and close everything ``configure()`` created, all within one
+        deadline (LLMTEL_SHUTDOWN_TIMEOUT): the store's writer, the span flush and the metrics run
+        side by side, and what still hangs at the deadline is left behind (the writer spools what
+        it could not store). The same for atexit and SIGTERM. Idempotent."""
         global _handle
+        deadline = time.monotonic() + self.settings.shutdown_timeout_s
         for instrumentor in self.instrumentors:
             try:
                 instrumentor.uninstrument()
             except Exception as exc:
                 report_error("shutdown.uninstrument", exc)
         self.instrumentors.clear()
-        try:
-            if self.tracer_provider is not None and self.owns_tracer_provider:
-                self.tracer_provider.shutdown()  # shuts the processor, and so the store, down too
-            elif self.tracer_provider is not None and self.processor is not None:
-                self.tracer_provider.force_flush()
-                self.processor.shutdown()
-            if self.meter_provider is not None:
-                self.meter_provider.shutdown()
-        except Exception as exc:
-            report_error("shutdown", exc)
+
+        def millis() -> int:
+            return max(0, int((deadline - time.monotonic()) * 1000))
+
+        steps: list[tuple[str, Callable[[], object]]] = []
+        processor, tracer_provider, meter_provider = self.processor, self.tracer_provider, self.meter_provider
+        if processor is not None:  # its writes stop early enough to spool what is left by the deadline
+            spool_time = min(1.0, self.settings.shutdown_timeout_s / 5)
+            steps.append(("store", lambda: processor.shutdown(max(0.0, millis() / 1000 - spool_time))))
+        if tracer_provider is not None:
+            spans = (
+                tracer_provider.shutdown if self.owns_tracer_provider else lambda: tracer_provider.force_flush(millis())
+            )
+            steps.append(("spans", spans))
+        if meter_provider is not None:
+            steps.append(("metrics", lambda: meter_provider.shutdown(timeout_millis=millis())))
+        self.processor = self.tracer_provider = self.meter_provider = None  # a second call has nothing to do
+        threads = [
+            threading.Thread(target=_step, args=step, name=f"llmtel-shutdown-{step[0]}", daemon=True) for step in steps
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        late = [t.name.rsplit("-", 1)[1] for t in threads if t.is_alive()]
+        if late:
+            logger.warning(
+                "llmtel: shutdown passed its %gs deadline (LLMTEL_SHUTDOWN_TIMEOUT) waiting for %s; left behind",
+                self.settings.shutdown_timeout_s,
+                ", ".join(late),
+            )
         with _lock:
             if _handle is self:
                 _handle = None
+
+
+def _step(name: str, fn: Callable[[], object]) -> None:
+    try:
+        fn()
+    except Exception as exc:
+        report_error(f"shutdown.{name}", exc)
 
 
 def _tracer_provider(settings: Settings) -> tuple[TracerProvider, bool]:
@@ -90,7 +125,9 @@ def _tracer_provider(settings: Settings) -> tuple[TracerProvider, bool]:
 
     exporters = span_exporters(console=settings.console)
     attrs = {"service.name": settings.service_name} if settings.service_name else {}
-    provider = TracerProvider(resource=Resource.create(attrs))
+    # Shut down by the handle at exit, within its one deadline (the SDK's own exit hook would
+    # give each span processor 30 s of its own first).
+    provider = TracerProvider(resource=Resource.create(attrs), shutdown_on_exit=False)
     for exporter in exporters:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
@@ -156,7 +193,13 @@ def configure(**overrides: Any) -> Handle:
                 logger.warning("llmtel: configure() was already called; new arguments are ignored")
             return _handle
         settings = Settings.from_env(**overrides)
-        prices = load_prices(settings.prices_file)
+        for line in unknown_variables(os.environ):
+            logger.warning(line)
+        try:
+            prices = load_prices(settings.prices_file)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            problem = f"cannot be read as a price table: {exc}"
+            raise ConfigError(f"LLMTEL_PRICES_FILE={settings.prices_file!r} {problem}") from None
         if settings.sdk_disabled:
             active.install(active.Setup(settings, prices=prices))
             _handle = Handle(settings)
@@ -180,6 +223,7 @@ def configure(**overrides: Any) -> Handle:
         handle = Handle(settings, provider, meter_provider, processor, sink, owns_tracer_provider=owned)
         handle.instrumentors = _instrument(settings, provider)
         _install_sigterm_flush(handle)
+        atexit.register(handle.shutdown)  # after the writers' own exit flush was registered: runs first
         _handle = handle
-        logging.getLogger("llmtel").debug("llmtel configured: store=%s", settings.store_url)
+        logging.getLogger("llmtel").debug("llmtel configured: store=%s", redacted_url(settings.store_url))
         return handle

@@ -171,6 +171,14 @@ def redact(kind: str, value: Any) -> Any:
         return REDACTION_FAILED
 
 
+def redacted_text(kind: str, value: str | None) -> str | None:
+    """A text (an error message, a stack trace) through the redaction hook, given back as text."""
+    if value is None or active.setup.settings.redact is None:
+        return value
+    out = redact(kind, value)
+    return out if isinstance(out, str) or out is None else encode(out)
+
+
 def fit(
     out: MutableMapping[str, AttributeValue],
     key: str,

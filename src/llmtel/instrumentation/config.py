@@ -6,9 +6,11 @@ message naming the variable, instead of later inside a request.
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 Redactor = Callable[[str, Any], Any]
@@ -30,42 +32,104 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None:
-        return default
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ConfigError(f"{name}={raw!r} is not a boolean (use true or false)")
+@dataclass(frozen=True)
+class _Option:
+    """One validated setting: its ``Settings`` field, its variable, its type and accepted range."""
+
+    field: str
+    env: str
+    kind: type
+    low: float = 0
+    high: float = 0
+
+    def accepted(self) -> str:
+        if self.kind is bool:
+            return "true or false"
+        if self.kind is int:
+            return f"a whole number from {int(self.low):,} to {int(self.high):,}"
+        return f"a number from {self.low:g} to {self.high:g}"
+
+    def parse(self, raw: str) -> Any:
+        """The value of the variable's text; ConfigError naming the variable if it is not accepted."""
+        text = raw.strip().lower()
+        try:
+            if self.kind is bool:
+                if text not in _TRUE | _FALSE:
+                    raise ValueError(raw)
+                return text in _TRUE
+            value = int(text.replace("_", "")) if self.kind is int else float(text)
+        except ValueError:
+            raise ConfigError(f"{self.env}={raw!r} is not {self.accepted()}") from None
+        return self.check(value, f"{self.env}={raw!r}")
+
+    def check(self, value: Any, shown: str) -> Any:
+        """``value`` if its type and range are accepted (NaN and infinities never are)."""
+        if self.kind is bool:
+            ok = isinstance(value, bool)
+        elif self.kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool) and self.low <= value <= self.high
+        else:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and self.low <= value <= self.high
+        if not ok:
+            raise ConfigError(f"{shown} is not accepted: {self.field} ({self.env}) takes {self.accepted()}")
+        return float(value) if self.kind is float else value
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
-    raw = env.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = int(raw.strip().replace("_", ""))
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
-    if value < minimum:
-        raise ConfigError(f"{name}={value} is below the minimum of {minimum}")
-    return value
+_HOUR = 3600.0
+_OPTIONS = {
+    o.field: o
+    for o in (
+        _Option("sdk_disabled", "OTEL_SDK_DISABLED", bool),
+        _Option("store_content", "LLMTEL_STORE_CONTENT", bool),
+        _Option("record_unsampled", "LLMTEL_RECORD_UNSAMPLED", bool),
+        _Option("console", "LLMTEL_CONSOLE", bool),
+        _Option("max_attribute_bytes", "LLMTEL_MAX_ATTRIBUTE_BYTES", int, 256, 64 << 20),
+        _Option("max_span_bytes", "LLMTEL_MAX_SPAN_BYTES", int, 1024, 256 << 20),
+        _Option("spool_max_bytes", "LLMTEL_SPOOL_MAX_BYTES", int, 0, 1 << 50),
+        _Option("queue_max_bytes", "LLMTEL_QUEUE_MAX_BYTES", int, 1 << 16, 1 << 40),
+        _Option("batch_max_rows", "LLMTEL_BATCH_MAX_ROWS", int, 1, 1_000_000),
+        _Option("batch_max_bytes", "LLMTEL_BATCH_MAX_BYTES", int, 1 << 10, 1 << 31),
+        _Option("ttl_days", "LLMTEL_TTL_DAYS", int, 0, 36_500),
+        _Option("flush_interval_s", "LLMTEL_FLUSH_INTERVAL", float, 0.01, _HOUR),
+        _Option("shutdown_timeout_s", "LLMTEL_SHUTDOWN_TIMEOUT", float, 0.0, _HOUR),
+    )
+}
+_TEXT = {  # settings taken as text: field → variable
+    "service_name": "OTEL_SERVICE_NAME",
+    "store_url": "LLMTEL_CLICKHOUSE_URL",
+    "spool_dir": "LLMTEL_SPOOL_DIR",
+    "prices_file": "LLMTEL_PRICES_FILE",
+}
+# Every LLMTEL_* variable llmtel reads (an unknown one is warned about once, with the closest of these).
+KNOWN_VARIABLES = frozenset(
+    {o.env for o in _OPTIONS.values()} | set(_TEXT.values()) | {"LLMTEL_INSTRUMENT", "LLMTEL_STORE_IDLE_S"}
+)
 
 
-def _float(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    raw = env.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if not value >= minimum:
-        raise ConfigError(f"{name}={value} is below the minimum of {minimum}")
-    return value
+def _read(env: Mapping[str, str], field_name: str, default: Any) -> Any:
+    option = _OPTIONS[field_name]
+    raw = env.get(option.env)
+    return default if raw is None or not raw.strip() else option.parse(raw)
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with its password (``user:password@``, ``?password=``) replaced by ``***``: what
+    messages, logs and reprs show."""
+    return _URL_PASSWORD.sub(r"\1***\2", _QUERY_PASSWORD.sub(r"\1***", url))
+
+
+_URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^/@]*(@)")
+_QUERY_PASSWORD = re.compile(r"([?&](?:password|pass|pwd|token|key)=)[^&#]*", re.IGNORECASE)
+
+
+def unknown_variables(env: Mapping[str, str]) -> list[str]:
+    """One warning line per ``LLMTEL_*`` variable llmtel does not read, with the closest known name."""
+    lines = []
+    for name in sorted(k for k in env if k.startswith("LLMTEL_") and k not in KNOWN_VARIABLES):
+        close = difflib.get_close_matches(name, KNOWN_VARIABLES, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        lines.append(f"llmtel: {name} is not a setting llmtel reads{hint}")
+    return lines
 
 
 def capture_content_from(raw: str | None) -> bool:
@@ -86,7 +150,7 @@ def check_store_url(url: str) -> str:
     scheme = store_scheme(url)
     if scheme not in STORE_SCHEMES:
         raise ConfigError(
-            f"LLMTEL_CLICKHOUSE_URL={url!r}: unknown scheme {scheme!r} "
+            f"LLMTEL_CLICKHOUSE_URL={redacted_url(url)!r}: unknown scheme {scheme!r} "
             f"(use chdb:///path, http(s)://user:pass@host:port/db, jsonl:///dir, memory:// or none)"
         )
     return url
@@ -117,45 +181,76 @@ class Settings:
     instrument: tuple[str, ...] = tuple(INSTRUMENTORS)
     redact: Redactor | None = field(default=None, compare=False)
 
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{f.name}={redacted_url(v) if f.name == 'store_url' else v!r}"
+            for f in fields(self)
+            if (v := getattr(self, f.name)) is not None or f.name == "redact"
+        )
+        return f"Settings({shown})"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Read and validate the environment; keyword overrides win over the environment."""
+        """Read and validate the environment; keyword overrides win over the environment and are
+        validated the same way (ConfigError naming the keyword, its variable and what it takes)."""
         e = os.environ if env is None else env
-        instrument_raw = e.get("LLMTEL_INSTRUMENT", ",".join(INSTRUMENTORS))
-        instrument = tuple(p.strip().lower() for p in instrument_raw.split(",") if p.strip())
-        unknown = set(instrument) - {*INSTRUMENTORS, "none"}
-        if unknown:
-            raise ConfigError(f"LLMTEL_INSTRUMENT={instrument_raw!r}: unknown {sorted(unknown)}")
-        settings = cls(
+        defaults = cls()
+        raw_instrument = e.get("LLMTEL_INSTRUMENT", ",".join(INSTRUMENTORS))
+        values: dict[str, Any] = {name: _read(e, name, getattr(defaults, name)) for name in _OPTIONS}
+        values.update(
             service_name=e.get("OTEL_SERVICE_NAME") or None,
-            sdk_disabled=_bool(e, "OTEL_SDK_DISABLED", False),
             capture_content=capture_content_from(e.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")),
-            store_content=_bool(e, "LLMTEL_STORE_CONTENT", True),
-            record_unsampled=_bool(e, "LLMTEL_RECORD_UNSAMPLED", True),
-            max_attribute_bytes=_int(e, "LLMTEL_MAX_ATTRIBUTE_BYTES", 4096, 256),
-            max_span_bytes=_int(e, "LLMTEL_MAX_SPAN_BYTES", 16384, 1024),
             store_url=check_store_url(e.get("LLMTEL_CLICKHOUSE_URL", DEFAULT_STORE_URL).strip()),
-            spool_dir=e.get("LLMTEL_SPOOL_DIR", "./.llmtel/spool"),
-            spool_max_bytes=_int(e, "LLMTEL_SPOOL_MAX_BYTES", 1 << 30, 0),
-            queue_max_bytes=_int(e, "LLMTEL_QUEUE_MAX_BYTES", 64 << 20, 1 << 16),
-            batch_max_rows=_int(e, "LLMTEL_BATCH_MAX_ROWS", 5000, 1),
-            batch_max_bytes=_int(e, "LLMTEL_BATCH_MAX_BYTES", 16 << 20, 1 << 10),
-            flush_interval_s=_float(e, "LLMTEL_FLUSH_INTERVAL", 1.0, 0.01),
-            shutdown_timeout_s=_float(e, "LLMTEL_SHUTDOWN_TIMEOUT", 10.0, 0.0),
-            ttl_days=_int(e, "LLMTEL_TTL_DAYS", 0, 0),
-            console=_bool(e, "LLMTEL_CONSOLE", False),
+            spool_dir=e.get("LLMTEL_SPOOL_DIR", defaults.spool_dir),
             prices_file=e.get("LLMTEL_PRICES_FILE") or None,
-            instrument=tuple(p for p in instrument if p != "none"),
+            instrument=_instrument(raw_instrument, f"LLMTEL_INSTRUMENT={raw_instrument!r}"),
         )
-        if overrides:
-            if "store_url" in overrides and overrides["store_url"] is not None:
-                check_store_url(overrides["store_url"])
-            settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+        for name, value in overrides.items():
+            if value is not None:
+                values[name] = _override(name, value)
+        settings = cls(**values)
         if settings.max_attribute_bytes > settings.max_span_bytes:
             raise ConfigError(
                 f"LLMTEL_MAX_ATTRIBUTE_BYTES={settings.max_attribute_bytes} exceeds "
                 f"LLMTEL_MAX_SPAN_BYTES={settings.max_span_bytes}"
             )
-        if settings.redact is not None and not callable(settings.redact):
-            raise ConfigError("redact must be a callable redact(kind, value) -> value")
         return settings
+
+
+def _instrument(raw: str, shown: str) -> tuple[str, ...]:
+    """Provider names from a comma-separated list (``none`` for none)."""
+    names = tuple(p.strip().lower() for p in raw.split(",") if p.strip())
+    unknown = set(names) - {*INSTRUMENTORS, "none"}
+    if unknown:
+        raise ConfigError(f"{shown}: unknown {sorted(unknown)} (known: {', '.join(INSTRUMENTORS)}, none)")
+    return tuple(p for p in names if p != "none")
+
+
+def _override(name: str, value: Any) -> Any:
+    """A ``configure()`` keyword's value, validated as strictly as its variable."""
+    shown = f"configure({name}={value!r})"
+    if name in _OPTIONS:
+        return _OPTIONS[name].check(value, shown)
+    if name == "instrument":
+        if isinstance(value, str):
+            return _instrument(value, shown)
+        if isinstance(value, (tuple, list)) and all(isinstance(v, str) for v in value):
+            return _instrument(",".join(value) or "none", shown)
+        raise ConfigError(f"{shown} is not accepted: instrument takes provider names, e.g. ('openai',)")
+    if name == "redact":
+        if not callable(value):
+            raise ConfigError(f"configure(redact=...) takes a callable redact(kind, value) -> value, not {type(value)}")
+        return value
+    if name == "capture_content":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{shown} is not accepted: capture_content takes true or false")
+        return value
+    if name in _TEXT:
+        if not isinstance(value, (str, os.PathLike)):
+            raise ConfigError(f"configure({name}=...) takes text ({_TEXT[name]}), not {type(value).__name__}")
+        text = os.fspath(value)
+        return check_store_url(text.strip()) if name == "store_url" else text
+    known = sorted([*_OPTIONS, *_TEXT, "instrument", "redact", "capture_content"])
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    raise ConfigError(f"configure() has no setting {name!r}: {hint}(known: {', '.join(known)})")

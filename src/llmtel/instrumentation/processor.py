@@ -159,19 +159,20 @@ class ProviderTraceProcessor(SpanProcessor):
             return
         self.record(call)
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Stop, and shut the sink down within ``timeout`` (default LLMTEL_SHUTDOWN_TIMEOUT)."""
         global _processors
-        if not self._active:
-            return
-        self._active = False
         with _registry_lock:
+            if not self._active:
+                return
+            self._active = False
             _processors = tuple(p for p in _processors if p is not self)
             if not _processors:
                 _open.clear()
         self.covered.clear()
         if self._sink is not None:
             try:
-                self._sink.shutdown(active.setup.settings.shutdown_timeout_s)
+                self._sink.shutdown(active.setup.settings.shutdown_timeout_s if timeout is None else timeout)
             except Exception as exc:
                 report_error("processor.shutdown", exc)
 

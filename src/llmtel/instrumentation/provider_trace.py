@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any, Final
 
 from llmtel.instrumentation import active
-from llmtel.instrumentation.budget import redact
+from llmtel.instrumentation.budget import redact, redacted_text
 from llmtel.instrumentation.context import LLMContext
 from llmtel.instrumentation.encoding import encode, encode_bytes, utf8_len
 from llmtel.instrumentation.records import LLMCall, ProviderTrace
@@ -163,12 +163,12 @@ def build(call: LLMCall) -> ProviderTrace:
         cost_usd=active.setup.prices.cost(provider, response_model or request_model, usage),
         is_error=bool(call.is_error),
         error_type=text(call.error_type),
-        error_message=text(call.error_message),
+        error_message=text(redacted_text("error", call.error_message)),
         request_json=request_json,
         response_json=response_json,
         request_bytes=request_bytes,
         response_bytes=response_bytes,
-        request_params_json=json_text(encode(params)),
+        request_params_json=json_text(encode(redact("request_params", params) if params else params)),
         extra=_extra(ctx.extra),
     )
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,9 @@ import pytest
 from llmtel.exporters.clickhouse.location import parse_location
 from llmtel.exporters.clickhouse.reader import StoreEmpty, TraceReader
 from llmtel.instrumentation.config import ConfigError
+from llmtel.instrumentation.encoding import encode_bytes
+from llmtel.instrumentation.records import LateJSON
+from llmtel.instrumentation.semconv import PAYLOAD_REF_PREFIX
 from tests.conftest import WriterFactory
 from tests.support.trace_records import T0, full_trace
 
@@ -101,3 +106,25 @@ def test_empty_and_bad_stores_say_so(store_url: str, tmp_path: Path) -> None:
     ]:
         with pytest.raises(ConfigError, match=message):
             parse_location(bad)
+
+
+def test_every_payload_round_trips_byte_for_byte(store_url: str, make_writer: WriterFactory) -> None:
+    """A value with a lone surrogate (``json.loads('"\\ud800"')`` makes one) is not valid UTF-8;
+    its ref still gives back exactly its bytes, whose sha256 is the ref, and a value encoded late
+    (LateJSON, on the writer's thread) gives back what ``encode`` makes of it."""
+    lone = {"text": json.loads('"caf\\u00e9 \\ud800 end"'), "pad": "p" * 5000}
+    data = encode_bytes(lone)
+    sha = hashlib.sha256(data).hexdigest()
+    late = [lone, "x" * 300_000]
+    writer = make_writer(store_url)
+    assert writer.offer_payload(sha, data)
+    assert writer.offer_payload("f" * 64, LateJSON(late, 300_000))
+    assert writer.flush(30)
+    reader = TraceReader(parse_location(store_url))
+    try:
+        stored = reader.payload(PAYLOAD_REF_PREFIX + sha)
+        assert stored == data and hashlib.sha256(stored).hexdigest() == sha
+        assert json.loads(stored.decode("utf-8", "surrogatepass")) == lone
+        assert reader.payload(PAYLOAD_REF_PREFIX + "f" * 64) == encode_bytes(late)
+    finally:
+        reader.close()

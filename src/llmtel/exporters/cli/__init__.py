@@ -15,11 +15,14 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from llmtel.exporters.cli.db import cmd_db
-from llmtel.exporters.cli.format import parse_since
+from llmtel.exporters.cli.format import bounded, parse_since
 from llmtel.exporters.cli.reads import cmd_show, cmd_tail, cmd_traces, cmd_usage
-from llmtel.instrumentation.config import DEFAULT_STORE_URL, ConfigError
+from llmtel.instrumentation.config import DEFAULT_STORE_URL, ConfigError, redacted_url
 
 __all__ = ["build_parser", "main", "parse_since"]
+
+
+_LIMIT = bounded(int, 1, 1_000_000)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     traces.add_argument("--model")
     traces.add_argument("--since", type=parse_since, help="15m, 2h, 7d or an ISO time")
     traces.add_argument("--errors", action="store_true", help="only failed calls")
-    traces.add_argument("--limit", type=int, default=20)
+    traces.add_argument("--limit", type=_LIMIT, default=20, help="at most this many rows (default %(default)s)")
     traces.add_argument("--json", action="store_true", help="one JSON object per line")
     traces.set_defaults(handler=cmd_traces)
 
@@ -54,10 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     usage.set_defaults(handler=cmd_usage)
 
     tail = sub.add_parser("tail", help="follow new provider traces")
-    tail.add_argument("--limit", type=int, default=10)
-    tail.add_argument("--interval", type=float, default=1.0)
+    tail.add_argument("--limit", type=_LIMIT, default=10, help="rows shown at start (default %(default)s)")
+    tail.add_argument("--interval", type=bounded(float, 0.05, 3600), default=1.0, help="seconds between polls")
     tail.add_argument("--since", type=parse_since, default=datetime.datetime.now(datetime.timezone.utc))
-    tail.add_argument("--follow-for", type=float, default=None, help=argparse.SUPPRESS)
+    tail.add_argument("--follow-for", type=bounded(float, 0, 1e6), default=None, help=argparse.SUPPRESS)
     tail.set_defaults(handler=cmd_tail)
 
     db = sub.add_parser("db", help="create, migrate, inspect the store; replay the spool; print cluster DDL")
@@ -69,26 +72,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run one command; any failure is one line on stderr (no password in it) and exit status 2."""
     args = build_parser().parse_args(argv)
     logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)  # we print one line instead
     try:
         from llmtel.exporters.clickhouse.location import StoreLocked, StoreUnavailable
         from llmtel.exporters.clickhouse.reader import StoreEmpty
     except ImportError:
-        sys.stderr.write("llmtel: the store needs clickhouse-connect: pip install 'llmtel[embedded]'\n")
-        return 2
+        return _fail("the store needs clickhouse-connect: pip install 'llmtel[embedded]'")
     try:
         code: int = args.handler(args, out or sys.stdout)
         return code
-    except ConfigError as exc:
-        sys.stderr.write(f"llmtel: {exc}\n")
+    except (ConfigError, StoreUnavailable) as exc:
+        return _fail(str(exc))
     except StoreLocked as exc:
-        sys.stderr.write(f"llmtel: {exc}; stop it, and llmtel's store server opens the store\n")
-    except StoreUnavailable as exc:
-        sys.stderr.write(f"llmtel: {exc}\n")
+        return _fail(f"{exc}; stop it, and llmtel's store server opens the store")
     except StoreEmpty as exc:
-        sys.stderr.write(f"llmtel: {exc} (an instrumented app creates them on its first trace; or `llmtel db init`)\n")
+        return _fail(f"{exc} (an instrumented app creates them on its first trace; or `llmtel db init`)")
+    except KeyboardInterrupt:
+        return 130
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        sys.stderr.write(f"llmtel: {type(exc).__name__}: {first}\n")
+        return _fail(f"{type(exc).__name__}: {first}")
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"llmtel: {redacted_url(message)}\n")
     return 2

@@ -17,15 +17,30 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 def parse_since(text: str) -> datetime.datetime:
     """``15m``, ``2h``, ``7d`` ago, or an ISO timestamp (UTC unless it says otherwise)."""
     raw = text.strip()
-    if raw[:-1].isdigit() and raw[-1:] in _UNITS:
-        return datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(
-            seconds=int(raw[:-1]) * _UNITS[raw[-1]]
-        )
     try:
+        if raw[:-1].isdigit() and raw[-1:] in _UNITS:
+            ago = datetime.timedelta(seconds=int(raw[:-1]) * _UNITS[raw[-1]])
+            return datetime.datetime.now(datetime.timezone.utc) - ago
         stamp = datetime.datetime.fromisoformat(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: use 15m, 2h, 7d or an ISO time") from None
+    except (ValueError, OverflowError):  # not a time, or before the year 1
+        raise argparse.ArgumentTypeError(f"{text!r}: use 15m, 2h, 7d or an ISO time after the year 1") from None
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=datetime.timezone.utc)
+
+
+def bounded(kind: type[int] | type[float], low: float, high: float) -> Callable[[str], Any]:
+    """An argparse type: a number of ``kind`` from ``low`` to ``high`` (no NaN, no infinity)."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except (ValueError, OverflowError):
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r}: use a number from {low:g} to {high:g}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
 
 
 def num(value: float | int | None, fmt: str = "{:,}") -> str:

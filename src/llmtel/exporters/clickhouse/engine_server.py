@@ -165,7 +165,7 @@ class EngineServer:
         if self._conn is None:
             import chdb
 
-            self._conn = chdb.connect(self.path)  # type: ignore[no-untyped-call]
+            self._conn = chdb.connect(self.path)
         return self._conn
 
     def _apply(self, conn: Any, database: str, settings: dict[str, str]) -> None:

@@ -96,11 +96,13 @@ class TraceReader:
         self.close()
 
     # -- queries ----------------------------------------------------------------------
-    def _query(self, sql: str, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
+    def _query(
+        self, sql: str, params: dict[str, Any], formats: dict[str, str] | None = None
+    ) -> Sequence[Sequence[Any]]:
         from clickhouse_connect.driver.exceptions import DatabaseError
 
         try:
-            return list(self._client.query(sql, parameters=params).result_rows)
+            return list(self._client.query(sql, parameters=params, column_formats=formats).result_rows)
         except DatabaseError as exc:
             if getattr(exc, "code", None) in _MISSING or "UNKNOWN_TABLE" in str(exc) or "UNKNOWN_DATABASE" in str(exc):
                 raise StoreEmpty(f"{self.location.display} has no llmtel tables yet") from exc
@@ -227,11 +229,12 @@ class TraceReader:
             f"SELECT data FROM {schema.quote(self.location.database)}.{schema.quote(schema.PAYLOADS)}"
             f" WHERE sha256 = {{sha:String}}{scope} LIMIT 1"
         )
-        rows = self._query(sql, params)
+        # As bytes: read as text, a value that is not valid UTF-8 (a lone surrogate, kept by
+        # ``surrogatepass``) would come back as the hex of its bytes and no longer match its sha256.
+        rows = self._query(sql, params, {"data": "bytes"})
         if not rows:
             return None
-        data = rows[0][0]
-        return data if isinstance(data, bytes) else str(data).encode("utf-8", "surrogateescape")
+        return bytes(rows[0][0])
 
     def count(self) -> int:
         """Provider traces in scope."""

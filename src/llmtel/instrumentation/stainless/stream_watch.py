@@ -8,11 +8,15 @@ are read in batches of ``FOLD`` (and at the end), which bounds what is held per 
 
 Ways out: exhausted, ``close()`` (the SDKs' ``close`` is wrapped, see sdkwrap), context-
 manager exit, exception mid-stream, task cancellation, garbage collection of a stream that
-was never read (the state's ``__del__``) or was left half read (generator close).
+was never read (the state's ``__del__``) or was left half read (generator close), and the end
+of the task reading an async stream: a task cancelled while it works between two chunks leaves
+the generator suspended, and without that the call would end only when a garbage collection
+found the stream.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Final
@@ -28,12 +32,24 @@ ATTRIBUTE: Final = "_llmtel_stream"  # where a watched stream keeps its StreamCa
 class StreamCall:
     """One streamed call: the events not yet read, the accumulator, and the call to finish."""
 
-    __slots__ = ("acc", "events", "pc")
+    __slots__ = ("acc", "events", "pc", "reader")
 
     def __init__(self, pc: ProviderCall, acc: Accumulator) -> None:
         self.pc = pc
         self.acc = acc
         self.events: list[Any] = []
+        self.reader: asyncio.Task[Any] | None = None  # the task reading an async stream
+
+    def follow(self, task: asyncio.Task[Any] | None) -> None:
+        """Finish the call when ``task`` (the one reading the stream) ends before the stream does."""
+        if task is not None:
+            self.reader = task
+            task.add_done_callback(self.reader_done)
+
+    def reader_done(self, task: asyncio.Task[Any]) -> None:
+        """The reading task ended with the stream unfinished: cancelled, or it stopped reading."""
+        self.reader = None
+        self.finish(error=asyncio.CancelledError() if task.cancelled() else None)
 
     def fold(self) -> None:
         """Hand the held events to the accumulator (the list is reused)."""
@@ -44,6 +60,9 @@ class StreamCall:
         self.events.clear()
 
     def finish(self, error: BaseException | None = None, exhausted: bool = False) -> None:
+        if self.reader is not None:  # a long-lived task must not keep every stream it read
+            self.reader.remove_done_callback(self.reader_done)
+            self.reader = None
         if self.pc.ended:
             return
         if self.events:
@@ -95,6 +114,7 @@ async def _watched_async(iterator: AsyncIterator[Any], state: StreamCall) -> Asy
         held = state.events
         async for event in iterator:
             state.pc.first_chunk()
+            state.follow(asyncio.current_task())
             held.append(event)
             yield event
             break
