@@ -11,7 +11,8 @@ manager exit, exception mid-stream, task cancellation, garbage collection of a s
 was never read (the state's ``__del__``) or was left half read (generator close), and the end
 of the task reading an async stream: a task cancelled while it works between two chunks leaves
 the generator suspended, and without that the call would end only when a garbage collection
-found the stream.
+found the stream. (A stream handed to another task after its first chunk ends with the
+task that read that chunk.)
 """
 
 from __future__ import annotations
