@@ -121,8 +121,7 @@ def offload(data: bytes) -> str | None:
     The payload is stored under the current ``llm_context`` org, so one tenant's reader never
     resolves another tenant's values."""
     sha = hashlib.sha256(data).hexdigest()
-    scope = current_context()
-    org_id = scope.org_id if scope is not None else None
+    org_id = _org()
     key = sha if org_id is None else f"{org_id}/{sha}"
     if key in recent:
         return PAYLOAD_REF_PREFIX + sha
@@ -136,9 +135,13 @@ def offload_late(value: Any, floor: int) -> str | None:
     """Like :func:`offload` for a value of at least ``floor`` bytes that the sink's thread will
     encode (see LATE_BYTES), under a random key: its hash would cost the request path a full read."""
     key = os.urandom(32).hex()
+    return PAYLOAD_REF_PREFIX + key if _offer(key, LateJSON(value, floor), _org()) else None
+
+
+def _org() -> str | None:
+    """The current ``llm_context`` org, under which a payload is stored."""
     scope = current_context()
-    org_id = scope.org_id if scope is not None else None
-    return PAYLOAD_REF_PREFIX + key if _offer(key, LateJSON(value, floor), org_id) else None
+    return scope.org_id if scope is not None else None
 
 
 def _offer(key: str, data: bytes | LateJSON, org_id: str | None) -> bool:
@@ -196,27 +199,19 @@ def fit(
         out[key] = text
         budget.remaining -= len(key) + size
         return
-    ref_key = key + REF_SUFFIX
     try:
         ref = offload(text.encode("utf-8", "surrogatepass"))
     except Exception as exc:
         report_error("budget.offload", exc)
         ref = None
-    ref_cost = 0 if ref is None else len(ref_key) + len(ref)
-    room = min(max_attr, budget.remaining - len(key) - ref_cost)
-    if room < 8:
-        budget.dropped += 1
-        attributes_dropped.add(1)
-        return
-    try:
-        value = tree() if tree is not None else json.loads(text)
-    except Exception:
-        value = text
-    shown = preview(value, room, size)
-    out[key] = shown
-    if ref is not None:
-        out[ref_key] = ref
-    budget.remaining -= len(key) + utf8_len(shown) + ref_cost
+
+    def tree_of() -> Any:
+        try:
+            return tree() if tree is not None else json.loads(text)
+        except Exception:
+            return text
+
+    _put_preview(out, key, ref, budget, tree_of, size)
 
 
 def fit_tree(out: MutableMapping[str, AttributeValue], key: str, value: Any, budget: SpanBudget) -> None:
@@ -227,6 +222,19 @@ def fit_tree(out: MutableMapping[str, AttributeValue], key: str, value: Any, bud
         fit(out, key, encode(value), budget)
         return
     ref = offload_late(value, size_floor(value, 1 << 62))
+    _put_preview(out, key, ref, budget, lambda: value, floor)
+
+
+def _put_preview(
+    out: MutableMapping[str, AttributeValue],
+    key: str,
+    ref: str | None,
+    budget: SpanBudget,
+    tree: Callable[[], Any],
+    size: int,
+) -> None:
+    """An offloaded value's preview under ``key`` and its ``ref`` under ``<key>_ref``, in what the
+    budget has left; counted as dropped when not even a short preview fits."""
     ref_key = key + REF_SUFFIX
     ref_cost = 0 if ref is None else len(ref_key) + len(ref)
     room = min(active.setup.settings.max_attribute_bytes, budget.remaining - len(key) - ref_cost)
@@ -234,7 +242,7 @@ def fit_tree(out: MutableMapping[str, AttributeValue], key: str, value: Any, bud
         budget.dropped += 1
         attributes_dropped.add(1)
         return
-    shown = preview(value, room, floor)
+    shown = preview(tree(), room, size)
     out[key] = shown
     if ref is not None:
         out[ref_key] = ref

@@ -8,7 +8,7 @@ from typing import Final
 
 from opentelemetry.trace import Span, Status, StatusCode
 
-from llmtel.instrumentation import active, semconv
+from llmtel.instrumentation import semconv
 from llmtel.instrumentation.budget import budget_for, redacted_text
 from llmtel.instrumentation.encoding import cut_marker
 from llmtel.instrumentation.selftelemetry import report_error
@@ -48,9 +48,8 @@ def record_error(span: Span, exc: BaseException) -> None:
     except Exception:
         message = f"<unprintable {type(exc).__qualname__}>"
     stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    if active.setup.settings.redact is not None:  # a provider's 400 can quote the request back
-        message = redacted_text("error", message) or ""
-        stack = redacted_text("error", stack) or ""
+    message = redacted_text("error", message) or ""  # a provider's 400 can quote the request back
+    stack = redacted_text("error", stack) or ""
     budget = budget_for(span)
     attributes = {
         "exception.type": error_type,
