@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import gc
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -26,6 +28,7 @@ PEERS = VARIANTS[2:]
 MODES = ("sync", "async", "stream", "astream")
 BIG = "big"  # a sync call with a 5 MB prompt; only when asked for (--mode big)
 PROVIDERS = ("openai", "anthropic")
+SHAPES = ("prompt5", "prompt30", "vision12", "messages50k")  # the large requests bench_span_bytes makes
 HANDLES: list[Any] = []  # llmtel's configure() handle, when the child runs llmtel
 EXPORTED: list[str] = []  # span names the child exported: proves a variant really traced
 SPAN_BYTES: list[int] = []  # OTLP-encoded size of each exported span, in --span-bytes runs
@@ -183,14 +186,34 @@ def calls(provider: str, url: str) -> dict[str, Callable[[], Any]]:
     return {"sync": sync, "async": async_, "stream": stream, "astream": astream, BIG: big}
 
 
-def big_prompt_calls(provider: str, url: str, n: int) -> None:
-    """Calls whose user message is 5 MB, as an agent with a long context makes, one warm-up and
-    ``n`` timed, each followed by a pause (a real provider's latency); prints the largest exported
-    span, each call's wall time and calling thread's CPU, and the peak resident memory growth
-    over the process's size after the warm-up (llmtel's first write stored)."""
+def big_messages(shape: str, provider: str) -> list[dict[str, Any]]:
+    """The messages of one large request: ``prompt5``/``prompt30`` a user message of 5 or 30 MB
+    of text (an agent's long context), ``vision12`` a 12 MB base64 image and a question,
+    ``messages50k`` a conversation of 50,000 short turns."""
+    if shape.startswith("prompt"):
+        size = int(shape.removeprefix("prompt")) << 20
+        return [{"role": "user", "content": "lorem ipsum dolor sit amet " * (size // 27)}]
+    if shape == "vision12":
+        image = base64.b64encode(random.Random(0).randbytes(9 << 20)).decode()  # 12 MB as base64
+        if provider == "openai":
+            part = {"type": "image_url", "image_url": {"url": "data:image/png;base64," + image}}
+        else:
+            part = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": image}}
+        return [{"role": "user", "content": [{"type": "text", "text": "What is in this image?"}, part]}]
+    if shape == "messages50k":
+        roles = ("user", "assistant")
+        return [{"role": roles[i % 2], "content": f"turn {i}: a short message"} for i in range(50_000)]
+    raise ValueError(f"unknown shape {shape!r}")
+
+
+def big_prompt_calls(provider: str, url: str, n: int, shape: str = "prompt5") -> None:
+    """Calls with one large request (see ``big_messages``), one warm-up and ``n`` timed, each
+    followed by a pause (a real provider's latency); prints the largest exported span, each
+    call's wall time and calling thread's CPU, and the peak resident memory growth over the
+    process's size after the warm-up (llmtel's first write stored)."""
     from opentelemetry import trace
 
-    messages = [{"role": "user", "content": BIG_PROMPT}]
+    messages = big_messages(shape, provider)
     if provider == "openai":
         import openai
 
@@ -251,7 +274,7 @@ def child(variant: str, provider: str, url: str, n: int, modes: Sequence[str], w
     from opentelemetry import trace
 
     if os.environ.get("BENCH_SPAN_BYTES"):
-        big_prompt_calls(provider, url, n)
+        big_prompt_calls(provider, url, n, os.environ.get("BENCH_SHAPE", "prompt5"))
         os._exit(0)
 
     fns = calls(provider, url)

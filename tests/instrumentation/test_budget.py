@@ -7,6 +7,7 @@ import enum
 import hashlib
 import json
 import math
+import tracemalloc
 from dataclasses import dataclass
 from typing import Any
 
@@ -259,6 +260,20 @@ def test_size_floor_never_exceeds_the_encoded_size(value: Any) -> None:
     """What decides that a value is encoded on the sink's thread is a lower bound: a value that
     would fit the span is never sent there by mistake."""
     assert size_floor(value, 1 << 62) <= utf8_len(encode(value))
+
+
+def test_the_size_floor_of_many_messages_holds_only_what_it_counts() -> None:
+    """50,000 messages: the floor stops once past what it was asked, holding a few frames of
+    state, not a pending entry for every message (the request path paid for all of them)."""
+    messages = [{"role": "user", "content": f"turn {i}: a short message"} for i in range(50_000)]
+    tracemalloc.start()
+    try:
+        floor = size_floor(messages, 64 << 10)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert 64 << 10 < floor < 70 << 10
+    assert peak < 200_000  # the seen set of the ~1,500 messages read; a pending list of 50,000 was 4 MB
 
 
 def test_a_huge_value_with_objects_round_trips_from_its_ref(tel: Telemetry) -> None:

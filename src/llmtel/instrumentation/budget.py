@@ -216,12 +216,15 @@ def fit(
 
 def fit_tree(out: MutableMapping[str, AttributeValue], key: str, value: Any, budget: SpanBudget) -> None:
     """Encode and :func:`fit` one Python value; one of at least LATE_BYTES is previewed from the
-    value itself and offloaded to be encoded on the sink's thread, never read whole here."""
+    value itself and offloaded to be encoded on the sink's thread, never read whole here. Its
+    queue charge is the floor counted up to there (one long string: its whole length): counting
+    all of 50,000 messages would cost the request path as much as encoding them, and the call's
+    request body, which holds them, is charged whole on the same queue."""
     floor = size_floor(value, LATE_BYTES)
     if floor < LATE_BYTES:
         fit(out, key, encode(value), budget)
         return
-    ref = offload_late(value, size_floor(value, 1 << 62))
+    ref = offload_late(value, floor)
     _put_preview(out, key, ref, budget, lambda: value, floor)
 
 

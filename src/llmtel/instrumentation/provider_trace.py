@@ -84,14 +84,17 @@ def json_text(value: str) -> str:
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
 
 
-def _json(value: Any, kind: str) -> tuple[str, int]:
-    """JSON text and its byte size for a payload that may be raw JSON bytes from the wire."""
+def _json(value: Any, kind: str, wire: bool) -> tuple[str | bytes, int]:
+    """JSON text and its byte size for a payload that may be raw JSON bytes from the wire; with
+    ``wire``, ASCII bytes are returned as they are (a 5 MB body is not copied)."""
     if value is None:
         return "", 0
     hook_set = active.setup.settings.redact is not None
     if isinstance(value, (bytes, bytearray)):
         size = len(value)
         if not hook_set:
+            if wire and type(value) is bytes and value.isascii():
+                return value, size
             return bytes(value).decode("utf-8", "replace"), size
         try:
             value = json.loads(value)
@@ -112,17 +115,19 @@ def _checked(usage: Usage) -> Usage:
     )
 
 
-def build(call: LLMCall) -> ProviderTrace:
-    """The row for one finished call."""
+def build(call: LLMCall, wire: bool = False) -> ProviderTrace:
+    """The row for one finished call; ``wire`` keeps ASCII wire bodies as bytes (see _json)."""
     start, end = call.start_ns, max(call.end_ns, call.start_ns)
     usage = _checked(call.usage or Usage())
     total = usage.total_tokens
     if total is None and usage.input_tokens is not None:
         total = count(usage.input_tokens + (usage.output_tokens or 0))
-    request_json, request_bytes, response_json, response_bytes = "", 0, "", 0
+    request_json: str | bytes = ""
+    response_json: str | bytes = ""
+    request_bytes = response_bytes = 0
     if active.setup.settings.store_content:
-        request_json, request_bytes = _json(call.request, "request")
-        response_json, response_bytes = _json(call.response, "response")
+        request_json, request_bytes = _json(call.request, "request", wire)
+        response_json, response_bytes = _json(call.response, "response", wire)
     if call.cut:  # the sizes of what was too big, not of its preview
         request_bytes = call.cut.get("request", (request_bytes, ""))[0]
         response_bytes = call.cut.get("response", (response_bytes, ""))[0]

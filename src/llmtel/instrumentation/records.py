@@ -98,8 +98,10 @@ class ProviderTrace:
     is_error: bool = False
     error_type: str | None = None
     error_message: str | None = None
-    request_json: str = ""
-    response_json: str = ""
+    # JSON text; bytes only in rows the ClickHouse writer builds (``build(call, wire=True)``): an
+    # ASCII body as it came off the wire, stored without a decoded copy.
+    request_json: str | bytes = ""
+    response_json: str | bytes = ""
     request_bytes: int = 0
     response_bytes: int = 0
     request_params_json: str = "{}"

@@ -22,6 +22,7 @@ _UTC = datetime.timezone.utc
 
 
 _LISTS = tuple(TRACE_COLUMNS.index(name) for name in ("agent_tags", "finish_reasons"))
+_BODIES = tuple(TRACE_COLUMNS.index(name) for name in ("request_json", "response_json"))
 _EXTRA = TRACE_COLUMNS.index("extra")
 _DEFAULTS = [f.default_factory() if f.default_factory is not MISSING else f.default for f in fields(ProviderTrace)]
 
@@ -41,10 +42,23 @@ def trace_row(trace: ProviderTrace) -> tuple[Any, ...]:
 
 
 def for_insert(kind: str, rows: Sequence[Sequence[Any]]) -> Sequence[Sequence[Any]]:
-    """Rows as the client takes them: the Map column as a dict (queued rows hold key, value, ...)."""
+    """Rows as the client takes them: the Map column as a dict (queued rows hold key, value, ...),
+    the bodies all bytes (a wire body is; the client takes a column's values all as text or all
+    as bytes, and a wire body's bytes go into its insert buffer without an encoded copy)."""
     if kind != "traces":
         return rows
-    return [(*row[:_EXTRA], _as_map(row[_EXTRA]), *row[_EXTRA + 1 :]) for row in rows]
+    out = []
+    for row in rows:
+        values = list(row)
+        values[_EXTRA] = _as_map(row[_EXTRA])
+        for index in _BODIES:
+            values[index] = _as_bytes(row[index])
+        out.append(values)
+    return out
+
+
+def _as_bytes(body: str | bytes) -> bytes:
+    return body if isinstance(body, bytes) else body.encode("utf-8", "replace")
 
 
 def _as_map(flat: Sequence[Any] | Mapping[str, Any]) -> dict[str, Any]:
@@ -92,6 +106,9 @@ def to_spool(kind: str, row: Sequence[Any]) -> list[Any]:
     out = list(row)
     if kind == "traces":
         out[_CREATED] = out[_CREATED].isoformat()
+        for index in _BODIES:  # a wire body is ASCII bytes (see provider_trace.build)
+            if isinstance(out[index], bytes):
+                out[index] = out[index].decode("ascii")
     else:
         out[3] = bytes(out[3]).decode("utf-8", "surrogateescape")
         out[4] = out[4].isoformat()
