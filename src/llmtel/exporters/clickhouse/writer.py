@@ -181,24 +181,18 @@ class ClickHouseWriter(BatchWorker):
             settings={"insert_deduplication_token": token, **self.insert_settings},
             data=for_insert(kind, rows),
         )
+        # Sent as the Native blocks clickhouse-connect builds, cut into slices: its own insert
+        # hands each whole block to urllib3's chunked encoding, which copies it once more (a 5 MB
+        # payload's row: 5 MB more at the peak). Every part has rows, so no empty insert is sent.
+        compression = client.write_compression if isinstance(client.write_compression, str) else None
+        context.compression = compression
         try:
-            if context.empty:
-                return
-            if context.compression is None:
-                context.compression = client.write_compression
-            # Sent as the Native blocks clickhouse-connect builds, cut into slices: its own insert
-            # hands each whole block to urllib3's chunked encoding, which copies it once more (a
-            # 5 MB payload's row: 5 MB more at the peak).
             blocks = NativeTransform.build_insert(context)
-            compression = context.compression if isinstance(context.compression, str) else None
             try:
                 client.raw_insert(insert_block=_slices(blocks), settings=context.settings, compression=compression)
-            except Exception as exc:
+            finally:
                 if context.insert_exception is not None:  # a value it could not serialise, not the store
-                    raise context.insert_exception from exc
-                raise
-            if context.insert_exception is not None:
-                raise context.insert_exception
+                    raise context.insert_exception
         finally:
             # clickhouse-connect's InsertContext refers to itself (a bound method), so it and the
             # rows it holds would wait for a garbage collection, which rarely runs when few
