@@ -126,5 +126,7 @@ def test_two_thousand_calls_at_one_percent_sampling_are_two_thousand_rows(
         lines = (tmp_path / "jsonl" / "traces.jsonl").read_text().splitlines()
         runs = [json.loads(line)["run_id"] for line in lines]
         assert (runs.count("warm-up"), runs.count("prompts")) == (100, 2000)
-        assert summary["rss_growth_mb"] < 16, summary  # 2,000 retained 100 KB prompts would be 200 MB
+        # 2,000 retained 100 KB prompts would be 200 MB; the same code measured -3 to +23 MB over
+        # 20 runs here (the allocator's arenas), so the bound is set between the two.
+        assert summary["rss_growth_mb"] < 48, summary
     print(f"2,000 calls at 1 % sampling, {store} store:", summary)
