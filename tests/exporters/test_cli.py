@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import llmtel
 from llmtel.exporters.cli import main, parse_since
 from llmtel.exporters.clickhouse.location import parse_location
 from llmtel.exporters.clickhouse.migrations import LATEST_VERSION
@@ -182,3 +185,9 @@ def test_no_user_input_makes_a_traceback(
     err = capsys.readouterr().err
     assert code in (0, 1, 2), (argv, err)
     assert "Traceback" not in err
+
+
+def test_version_is_the_package_version() -> None:
+    code = "import sys; from llmtel.exporters.cli import main; sys.exit(main())"
+    result = subprocess.run([sys.executable, "-c", code, "--version"], capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout) == (0, f"llmtel {llmtel.__version__}\n")

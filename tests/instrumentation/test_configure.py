@@ -134,6 +134,46 @@ def test_configure_from_env_writes_provider_traces(tmp_path: Path) -> None:
     assert json.loads(row["request_json"]) == {"q": 1}
 
 
+def test_the_default_store_without_the_embedded_extra_falls_back_to_files_with_one_warning(tmp_path: Path) -> None:
+    """``pip install llmtel[openai]`` alone: configure() starts, says once what to install, and
+    the rows go to JSON lines beside the app; a store the app chose is still an error."""
+    hidden = "import sys; sys.modules['chdb'] = None  # as if the [embedded] extra were not installed\n"
+    result = run_app(tmp_path, hidden + textwrap.dedent(APP))
+    assert result.returncode == 0, result.stderr
+    [warning] = [line for line in result.stderr.splitlines() if "llmtel" in line]
+    assert "pip install 'llmtel[embedded]'" in warning and "./.llmtel/jsonl" in warning
+    [row] = [json.loads(line) for line in (tmp_path / ".llmtel" / "jsonl" / "traces.jsonl").read_text().splitlines()]
+    assert (row["agent_id"], row["run_id"]) == ("a1", "r1")
+    chosen = run_app(tmp_path, hidden + textwrap.dedent(APP), LLMTEL_CLICKHOUSE_URL="chdb://./mine")
+    assert (
+        chosen.returncode == 1
+        and "ConfigError: LLMTEL_CLICKHOUSE_URL=chdb://...: chdb is not installed" in chosen.stderr
+    )
+
+
+def test_auto_instruments_an_sdk_when_the_app_imports_it_and_imports_none_itself(tmp_path: Path) -> None:
+    code = """
+    import sys
+    import llmtel.instrumentation.auto
+    from llmtel.instrumentation import bootstrap
+    assert not {"openai", "anthropic", "chdb"} & set(sys.modules), sorted(sys.modules)
+    import openai
+    from llmtel.loopback import ProviderServer
+    from llmtel.loopback import openai_replies as fx
+    with ProviderServer() as server:
+        server.expect("/v1/chat/completions", fx.chat("ok"))
+        client = openai.OpenAI(base_url=server.url + "/v1", api_key="k", max_retries=0)
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        print([type(i).__name__ for i in bootstrap._handle.instrumentors], "anthropic" in sys.modules)
+        bootstrap._handle.shutdown()
+    """
+    result = run_app(tmp_path, code, LLMTEL_CLICKHOUSE_URL="jsonl://./out")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == "['OpenAIInstrumentor'] False"
+    [row] = [json.loads(line) for line in (tmp_path / "out" / "traces.jsonl").read_text().splitlines()]
+    assert row["provider"] == "openai" and row["request_model"] == "gpt-4o-mini"
+
+
 def test_sdk_disabled_is_respected(tmp_path: Path) -> None:
     result = run_app(
         tmp_path, APP, OTEL_SDK_DISABLED="true", LLMTEL_CLICKHOUSE_URL="jsonl://./out", LLMTEL_CONSOLE="true"

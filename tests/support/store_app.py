@@ -144,11 +144,11 @@ def prompts(count: int, size: int) -> dict[str, float]:
 
 def main() -> None:
     mode = sys.argv[1]
-    if mode == "hold":  # keep the embedded store open, as a running app would
-        import clickhouse_connect
+    if mode == "hold":  # keep the embedded store open, as another app using chdb would
+        from chdb import session
 
-        client = clickhouse_connect.get_client(dsn="chdb://" + os.environ["STORE_PATH"])
-        client.command("SELECT 1")
+        held = session.Session(os.environ["STORE_PATH"])
+        held.query("SELECT 1")
         print("holding", flush=True)
         time.sleep(float(os.environ.get("HOLD_SECONDS", "60")))
         return

@@ -7,11 +7,15 @@ checked here, so a bad path is a ConfigError naming its setting, not a writer-th
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 
 from llmtel.exporters import at_exit
-from llmtel.instrumentation.config import ConfigError, Settings, store_scheme
+from llmtel.instrumentation.config import DEFAULT_STORE_URL, ConfigError, Settings, store_scheme
 from llmtel.instrumentation.sinks import InMemorySink, TraceSink
+
+FALLBACK_DIR = "./.llmtel/jsonl"
+logger = logging.getLogger("llmtel")
 
 
 def writable_dir(path: str, variable: str) -> str:
@@ -32,6 +36,15 @@ def open_store(settings: Settings) -> TraceSink | None:
     at_exit.shutdown_timeout = settings.shutdown_timeout_s
     url = settings.store_url
     scheme = store_scheme(url)
+    if url == DEFAULT_STORE_URL and _missing(scheme):
+        # The default, not a choice: an app installed without the [embedded] extra still starts,
+        # and its rows go to files beside it, once said, rather than nowhere or a crash.
+        url, scheme = "jsonl://" + FALLBACK_DIR, "jsonl"
+        logger.warning(
+            "llmtel: the default embedded store needs pip install 'llmtel[embedded]' (about 500 MB); "
+            "provider traces go to %s as JSON lines instead (set LLMTEL_CLICKHOUSE_URL to choose)",
+            FALLBACK_DIR,
+        )
     if scheme == "none":
         return None
     if scheme == "memory":
@@ -40,14 +53,13 @@ def open_store(settings: Settings) -> TraceSink | None:
         from llmtel.exporters.jsonl import JsonlSink
 
         return JsonlSink(
-            writable_dir(url.split("://", 1)[1] or "./.llmtel/jsonl", "LLMTEL_CLICKHOUSE_URL"),
+            writable_dir(url.split("://", 1)[1] or FALLBACK_DIR, "LLMTEL_CLICKHOUSE_URL"),
             max_queue_bytes=settings.queue_max_bytes,
             batch_max_rows=settings.batch_max_rows,
             batch_max_bytes=settings.batch_max_bytes,
             flush_interval=settings.flush_interval_s,
         )
-    needed = ["clickhouse_connect"] + (["chdb"] if scheme == "chdb" else [])
-    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    missing = _missing(scheme)
     if missing:
         extra = "embedded" if scheme == "chdb" else "clickhouse"
         raise ConfigError(
@@ -62,3 +74,11 @@ def open_store(settings: Settings) -> TraceSink | None:
         writable_dir(location.path, "LLMTEL_CLICKHOUSE_URL")
     writable_dir(settings.spool_dir, "LLMTEL_SPOOL_DIR")
     return ClickHouseWriter.from_settings(settings, location)
+
+
+def _missing(scheme: str) -> list[str]:
+    """The modules a ClickHouse store of ``scheme`` needs that are not installed."""
+    if scheme not in ("chdb", "http", "https"):
+        return []
+    needed = ["clickhouse_connect"] + (["chdb"] if scheme == "chdb" else [])
+    return [name for name in needed if importlib.util.find_spec(name) is None]

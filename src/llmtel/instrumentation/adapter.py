@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from opentelemetry.util.types import AttributeValue
 
@@ -14,6 +14,10 @@ from llmtel.instrumentation.records import LLMCall
 from llmtel.instrumentation.semconv import GEN_AI_REQUEST_MODEL
 from llmtel.instrumentation.stainless.fields import fields_of
 from llmtel.instrumentation.usage import Usage
+
+# An output message's finish reason when the provider gave none (a stream that ended early, a
+# response cut off): the output-message schema requires one, and the official instrumentations say this.
+UNFINISHED: Final = "error"
 
 
 def scalar_attributes(body: Mapping[str, Any], scalars: Mapping[str, str]) -> dict[str, AttributeValue]:

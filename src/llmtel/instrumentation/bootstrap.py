@@ -14,6 +14,7 @@ import importlib.util
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from wrapt import register_post_import_hook
 
 from llmtel.instrumentation import active, budget
 from llmtel.instrumentation.config import INSTRUMENTORS, ConfigError, Settings, redacted_url, unknown_variables
@@ -148,19 +150,36 @@ def _meter_provider() -> MeterProvider | None:
 
 
 def _instrument(settings: Settings, provider: TracerProvider) -> list[Any]:
-    """Instrument each SDK in ``settings.instrument`` that is installed; others are skipped."""
-    done = []
+    """Instrument each SDK in ``settings.instrument`` that is installed, when the app imports it:
+    an SDK already imported is instrumented now, another on its import (so an OpenAI-only app
+    never imports the Anthropic SDK); those not installed are skipped."""
+    done: list[Any] = []
     for name in settings.instrument:
         if importlib.util.find_spec(name) is None:
             continue
-        try:
-            module_name, class_name = INSTRUMENTORS[name].split(":")
-            instrumentor = getattr(importlib.import_module(module_name), class_name)()
-            instrumentor.instrument(tracer_provider=provider)
-            done.append(instrumentor)
-        except Exception as exc:
-            report_error(f"instrument.{name}", exc)
+        if name in sys.modules:
+            _instrument_one(name, provider, done)
+        else:
+            register_post_import_hook(_on_import(name, provider, done), name)
     return done
+
+
+def _on_import(name: str, provider: TracerProvider, done: list[Any]) -> Callable[[Any], None]:
+    def instrument(module: Any) -> None:
+        if _handle is not None and _handle.instrumentors is done:  # not after its handle shut down
+            _instrument_one(name, provider, done)
+
+    return instrument
+
+
+def _instrument_one(name: str, provider: TracerProvider, done: list[Any]) -> None:
+    try:
+        module_name, class_name = INSTRUMENTORS[name].split(":")
+        instrumentor = getattr(importlib.import_module(module_name), class_name)()
+        instrumentor.instrument(tracer_provider=provider)
+        done.append(instrumentor)
+    except Exception as exc:
+        report_error(f"instrument.{name}", exc)
 
 
 def _install_sigterm_flush(handle: Handle) -> None:

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 MAX_REPR_CHARS: Final = 1000
 MAX_DEPTH: Final = 200
+PIECE_CHARS: Final = 1 << 18  # of a large value's text, encoded to bytes at a time (EncodedJSON)
 BYTES_MARKER: Final = "$llmtel.bytes_base64"
 CYCLE_MARKER: Final = "[llmtel: cycle]"
 DEPTH_MARKER: Final = "[llmtel: nested too deep]"
@@ -97,17 +98,71 @@ _FAST_OPTIONS: Final = (None, _convert, encode_basestring, None, ":", ",", False
 _c_fast = None if c_make_encoder is None else c_make_encoder(*_FAST_OPTIONS)
 
 
-def _encode_fast(value: Any) -> str:
-    """``_fast.encode`` without its Python wrappers or its per-container cycle bookkeeping;
-    ``json`` without its C part takes the wrapped route."""
-    if _c_fast is None:
-        return _fast.encode(value)
-    return "".join(_c_fast(value, 0))
+def _pieces(value: Any) -> list[str]:
+    """The compact JSON text of ``value`` as pieces whose join is the text: the C encoder's own
+    when ``json`` has it and takes the value, else one piece from the sanitising walk."""
+    try:
+        return _c_fast(value, 0) if _c_fast is not None else [_fast.encode(value)]
+    except (ValueError, TypeError, RecursionError):
+        pass
+    try:
+        return [_plain.encode(sanitize(value))]
+    except Exception:  # sanitize yields plain JSON types; this is belt and braces
+        return [_plain.encode(_repr(value))]
 
 
 def encode_bytes(value: Any) -> bytes:
     """``encode(value)`` as UTF-8 bytes, lone surrogates kept (they round-trip through ``surrogatepass``)."""
     return encode(value).encode("utf-8", "surrogatepass")
+
+
+class EncodedJSON:
+    """``encode_bytes(value)`` kept as the encoder's pieces of text, never joined: a large value
+    is held once, as its text, and each piece becomes bytes only as it is read, a slice at a
+    time. Joined and encoded at once, a 5 MB value would be three copies at the peak."""
+
+    __slots__ = ("_pieces", "_size")
+
+    def __init__(self, value: Any) -> None:
+        self._pieces = _coalesced(_pieces(value))
+        self._size = sum(len(p) if p.isascii() else sum(map(len, _utf8_slices(p))) for p in self._pieces)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self) -> Iterator[bytes]:
+        for piece in self._pieces:
+            yield from _utf8_slices(piece)
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self)
+
+
+def _utf8_slices(text: str) -> Iterator[bytes]:
+    for start in range(0, len(text), PIECE_CHARS):
+        yield text[start : start + PIECE_CHARS].encode("utf-8", "surrogatepass")
+
+
+def _coalesced(pieces: list[str]) -> list[str]:
+    """Runs of small pieces joined into pieces of about PIECE_CHARS: 50,000 messages are some
+    300,000 pieces, which would cost more as objects than their text."""
+    out: list[str] = []
+    run: list[str] = []
+    run_chars = 0
+    for piece in pieces:
+        if len(piece) < PIECE_CHARS:
+            run.append(piece)
+            run_chars += len(piece)
+            if run_chars < PIECE_CHARS:
+                continue
+        if run:
+            out.append("".join(run))
+            run, run_chars = [], 0
+        if len(piece) >= PIECE_CHARS:
+            out.append(piece)
+    if run:
+        out.append("".join(run))
+    return out
 
 
 def sanitize(value: Any, _depth: int = 0, _stack: set[int] | None = None) -> Any:
@@ -162,14 +217,7 @@ def encode(value: Any) -> str:
         return "true" if value else "false"
     if value is None:
         return "null"
-    try:
-        return _encode_fast(value)
-    except (ValueError, TypeError, RecursionError):
-        pass
-    try:
-        return _plain.encode(sanitize(value))
-    except Exception:  # sanitize yields plain JSON types; this is belt and braces
-        return _plain.encode(_repr(value))
+    return "".join(_pieces(value))
 
 
 _END: Final = object()  # what an exhausted iterator yields in size_floor

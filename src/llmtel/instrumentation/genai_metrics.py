@@ -12,12 +12,13 @@ exemplars pointing at the call's span. The callback itself reports nothing.
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from collections.abc import Iterable
 from typing import Final
 
 from opentelemetry import metrics
-from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 from opentelemetry.util.types import AttributeValue
 
@@ -32,70 +33,97 @@ SECONDS_BUCKETS: Final = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 
 # and nothing is lost.
 MAX_WAITING: Final = 16384
 
-_meter = metrics.get_meter("llmtel", __version__)
-token_usage = _meter.create_histogram(
-    semconv.METRIC_TOKEN_USAGE,
-    unit="{token}",
-    description="Number of input and output tokens used",
-    explicit_bucket_boundaries_advisory=TOKEN_BUCKETS,
-)
-operation_duration = _meter.create_histogram(
-    semconv.METRIC_OPERATION_DURATION,
-    unit="s",
-    description="GenAI operation duration",
-    explicit_bucket_boundaries_advisory=SECONDS_BUCKETS,
-)
-time_to_first_chunk = _meter.create_histogram(
-    semconv.METRIC_TIME_TO_FIRST_CHUNK,
-    unit="s",
-    description="Time from the request until the first chunk of a streamed response",
-    explicit_bucket_boundaries_advisory=SECONDS_BUCKETS,
-)
-
 AttributePairs = tuple[tuple[str, AttributeValue], ...]  # a metric attribute set, shared by calls
 # (duration s, time to first chunk s | None, input tokens | None, output tokens | None, attributes,
 # trace id, span id, trace flags: the call's span for exemplars). Only plain values, so the garbage
 # collector stops tracking the tuple at its first pass: calls that wait a minute for the next
 # export are never promoted to its oldest generation, and never bring on a full collection.
 Measurements = tuple[float, float | None, int | None, int | None, AttributePairs, int, int, int]
-_waiting: deque[Measurements] = deque()
+SCHEMA_URL: Final = "https://opentelemetry.io/schemas/1.37.0"  # the conventions' version: gen_ai.provider.name
 
 
-def record_call(measurements: Measurements) -> None:
-    """Queue one call's measurements for the next collection (append only: GIL-atomic)."""
-    if len(_waiting) < MAX_WAITING:
-        _waiting.append(measurements)
-    else:
-        _record(measurements)
+class GenAIMetrics:
+    """The GenAI client instruments on one meter provider (the global one unless an
+    instrumentor is given its own) and the calls waiting for that provider's next collection."""
+
+    def __init__(self, scope: str, meter_provider: MeterProvider | None = None) -> None:
+        meter = metrics.get_meter(scope, __version__, meter_provider=meter_provider, schema_url=SCHEMA_URL)
+        self.token_usage = meter.create_histogram(
+            semconv.METRIC_TOKEN_USAGE,
+            unit="{token}",
+            description="Number of input and output tokens used",
+            explicit_bucket_boundaries_advisory=TOKEN_BUCKETS,
+        )
+        self.operation_duration = meter.create_histogram(
+            semconv.METRIC_OPERATION_DURATION,
+            unit="s",
+            description="GenAI operation duration",
+            explicit_bucket_boundaries_advisory=SECONDS_BUCKETS,
+        )
+        self.time_to_first_chunk = meter.create_histogram(
+            semconv.METRIC_TIME_TO_FIRST_CHUNK,
+            unit="s",
+            description="Time from the request until the first chunk of a streamed response",
+            explicit_bucket_boundaries_advisory=SECONDS_BUCKETS,
+        )
+        self.waiting: deque[Measurements] = deque()
+        meter.create_observable_gauge(
+            "llmtel.genai.record_waiting",
+            callbacks=[self.record_waiting],
+            description="Never reports: its callback records queued GenAI measurements at collection",
+        )
+
+    def record_call(self, measurements: Measurements) -> None:
+        """Queue one call's measurements for the next collection (append only: GIL-atomic)."""
+        if len(self.waiting) < MAX_WAITING:
+            self.waiting.append(measurements)
+        else:
+            self._record(measurements)
+
+    def _record(self, measurements: Measurements) -> None:
+        duration, ttfc, input_tokens, output_tokens, pairs, trace_id, span_id, flags = measurements
+        attrs = dict(pairs)
+        span_context = SpanContext(trace_id, span_id, is_remote=False, trace_flags=TraceFlags(flags))
+        ctx = set_span_in_context(NonRecordingSpan(span_context))  # built here, off the request path
+        self.operation_duration.record(duration, attrs, context=ctx)
+        if ttfc is not None:
+            self.time_to_first_chunk.record(ttfc, attrs, context=ctx)
+        if input_tokens is None and output_tokens is None:
+            return
+        attrs.pop(semconv.ERROR_TYPE, None)  # gen_ai.client.token.usage does not define error.type
+        if input_tokens is not None:
+            self.token_usage.record(input_tokens, {**attrs, semconv.GEN_AI_TOKEN_TYPE: "input"}, context=ctx)
+        if output_tokens is not None:
+            self.token_usage.record(output_tokens, {**attrs, semconv.GEN_AI_TOKEN_TYPE: "output"}, context=ctx)
+
+    def record_waiting(self, options: CallbackOptions | None = None) -> Iterable[Observation]:
+        """Record every queued call now; runs first in each collection, before storage is read."""
+        while True:
+            try:
+                measurements = self.waiting.popleft()
+            except IndexError:
+                return []
+            self._record(measurements)
 
 
-def _record(measurements: Measurements) -> None:
-    duration, ttfc, input_tokens, output_tokens, pairs, trace_id, span_id, flags = measurements
-    attrs = dict(pairs)
-    span_context = SpanContext(trace_id, span_id, is_remote=False, trace_flags=TraceFlags(flags))
-    ctx = set_span_in_context(NonRecordingSpan(span_context))  # built here, off the request path
-    operation_duration.record(duration, attrs, context=ctx)
-    if ttfc is not None:
-        time_to_first_chunk.record(ttfc, attrs, context=ctx)
-    if input_tokens is not None:
-        token_usage.record(input_tokens, {**attrs, semconv.GEN_AI_TOKEN_TYPE: "input"}, context=ctx)
-    if output_tokens is not None:
-        token_usage.record(output_tokens, {**attrs, semconv.GEN_AI_TOKEN_TYPE: "output"}, context=ctx)
+_all: dict[tuple[str, object], GenAIMetrics] = {}
+_creating = threading.Lock()
 
 
-def record_waiting(options: CallbackOptions | None = None) -> Iterable[Observation]:
-    """Record every queued call now; runs first in each collection, before storage is read."""
-    while True:
-        try:
-            measurements = _waiting.popleft()
-        except IndexError:
-            return []
-        _record(measurements)
+def metrics_for(scope: str, meter_provider: MeterProvider | None = None) -> GenAIMetrics:
+    """The instruments of ``scope`` on ``meter_provider`` (None: the global one), made once: an
+    instrumentor instrumented again reuses them rather than registering its callback twice."""
+    key = (scope, meter_provider)
+    with _creating:
+        found = _all.get(key)
+        if found is None:
+            found = _all[key] = GenAIMetrics(scope, meter_provider)
+        return found
 
 
-_meter.create_observable_gauge(
-    "llmtel.genai.record_waiting",
-    callbacks=[record_waiting],
-    description="Never reports: its callback records queued GenAI measurements at collection",
-)
-os.register_at_fork(after_in_child=_waiting.clear)  # the parent's calls are the parent's to report
+def _forget_parents_calls() -> None:
+    for instance in list(_all.values()):
+        instance.waiting.clear()  # the parent's calls are the parent's to report
+
+
+os.register_at_fork(after_in_child=_forget_parents_calls)

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
 from llmtel.instrumentation.context import LLMContext, current
-from llmtel.instrumentation.encoding import encode_bytes
+from llmtel.instrumentation.encoding import EncodedJSON, encode_bytes
 from llmtel.instrumentation.usage import Usage
 
 
@@ -149,3 +149,8 @@ class Payload(NamedTuple):
         """The payload's bytes: a LateJSON is encoded now (call it on the sink's thread)."""
         data = self.data
         return data if isinstance(data, bytes) else data.data()
+
+    def stored(self) -> bytes | EncodedJSON:
+        """The payload as a store writes it: a LateJSON encoded now, in pieces (EncodedJSON)."""
+        data = self.data
+        return data if isinstance(data, bytes) else EncodedJSON(data.value)

@@ -25,7 +25,10 @@ def _cut_text(text: str, limit: int, keep_tail: bool = False) -> str:
 
 
 def error_type_of(exc: BaseException) -> str:
-    """``module.Class`` for the exception, without private submodules (``openai.NotFoundError``)."""
+    """``module.Class`` for the exception, without private submodules (``openai.NotFoundError``):
+    its ``exception.type``. ``error.type`` on spans, metrics and rows is the class name alone
+    (``NotFoundError``), as the official GenAI instrumentations give it, so one filter matches all
+    three; the row's provider says whose error it is."""
     module = type(exc).__module__
     if module in ("builtins", "__main__"):
         return type(exc).__qualname__
@@ -64,7 +67,7 @@ def record_error(span: Span, exc: BaseException) -> None:
         budget.remaining -= cost
         span.add_event("exception", attributes)
     span.set_status(Status(StatusCode.ERROR, _cut_text(message, 256)))
-    span.set_attribute(semconv.ERROR_TYPE, error_type)
+    span.set_attribute(semconv.ERROR_TYPE, type(exc).__qualname__)  # as on the metrics (see error_type_of)
 
 
 def end_span(span: Span, end_time: int | None = None) -> None:

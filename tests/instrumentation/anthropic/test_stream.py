@@ -38,7 +38,7 @@ def test_thinking_and_tool_input_add_up_whatever_the_batches() -> None:
         thinking, tool = call.response["content"]
         assert thinking == {"type": "thinking", "thinking": "the user wants Oslo", "signature": "sig"}
         assert block_part(tool) == {"type": "tool_call", "id": "t1", "name": "w", "arguments": {"city": 1}}
-        assert call.finish_reasons == ("tool_use",) and call.response_id == "msg_1"
+        assert call.finish_reasons == ("tool_calls",) and call.response_id == "msg_1"
         assert call.usage is not None and (call.usage.input_tokens, call.usage.output_tokens) == (110, 42)
 
 

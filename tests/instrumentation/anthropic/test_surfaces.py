@@ -23,10 +23,10 @@ CASES: dict[str, tuple[Callable[[], Reply], bool, dict[str, Any], list[dict[str,
     "plain": (
         fx.plain,
         False,
-        {"response_id": "msg_01Plain", "input_tokens": 25, "output_tokens": 12, "finish_reasons": ["end_turn"]},
+        {"response_id": "msg_01Plain", "input_tokens": 25, "output_tokens": 12, "finish_reasons": ["stop"]},
         None,
     ),
-    "tool_use": (fx.tool_use, False, {"finish_reasons": ["tool_use"], "input_tokens": 380}, None),
+    "tool_use": (fx.tool_use, False, {"finish_reasons": ["tool_calls"], "input_tokens": 380}, None),
     "prompt_caching": (
         fx.prompt_caching,
         False,
@@ -41,13 +41,13 @@ CASES: dict[str, tuple[Callable[[], Reply], bool, dict[str, Any], list[dict[str,
     "streaming_text": (
         fx.streaming_text,
         True,
-        {"response_id": "msg_01Stream", "input_tokens": 472, "output_tokens": 89, "finish_reasons": ["end_turn"]},
+        {"response_id": "msg_01Stream", "input_tokens": 472, "output_tokens": 89, "finish_reasons": ["stop"]},
         [{"type": "text", "text": "Hello! How can I help?"}],
     ),
     "parallel_tools": (
         fx.streaming_parallel_tools,
         True,
-        {"finish_reasons": ["tool_use"], "output_tokens": 120},
+        {"finish_reasons": ["tool_calls"], "output_tokens": 120},
         [
             {"type": "text", "text": "Checking both cities."},
             {"type": "tool_use", "id": "toolu_01P", "name": "get_weather", "input": {"location": "Paris"}},
@@ -73,8 +73,8 @@ CASES: dict[str, tuple[Callable[[], Reply], bool, dict[str, Any], list[dict[str,
         {"input_tokens": 10 + 1800 + 200, "cache_read_input_tokens": 1800, "cache_write_input_tokens": 200},
         None,
     ),
-    "bad_request": (fx.bad_request, False, {"is_error": True, "error_type": "anthropic.BadRequestError"}, None),
-    "rate_limited": (fx.rate_limited, False, {"is_error": True, "error_type": "anthropic.RateLimitError"}, None),
+    "bad_request": (fx.bad_request, False, {"is_error": True, "error_type": "BadRequestError"}, None),
+    "rate_limited": (fx.rate_limited, False, {"is_error": True, "error_type": "RateLimitError"}, None),
     "overloaded": (fx.overloaded, False, {"is_error": True}, None),
     "error_mid_stream": (
         fx.streaming_error_mid_stream,
@@ -179,7 +179,7 @@ def test_message_stream_helper(server: ProviderServer, tel: Telemetry) -> None:
     assert [b.type for b in final.content] == ["text", "tool_use", "tool_use"]
     first, second = tel.traces()
     assert json.loads(first.response_json)["content"][0]["text"] == text
-    assert second.finish_reasons == ["tool_use"]
+    assert second.finish_reasons == ["tool_calls"]  # stop_reason tool_use, in the official words
 
 
 def test_message_stream_helper_early_exit(server: ProviderServer, tel: Telemetry) -> None:
@@ -217,6 +217,8 @@ def test_beta_and_raw_surfaces(server: ProviderServer, tel: Telemetry) -> None:
 
 
 def test_sdk_tracing_comes_back_after_uninstrument(server: ProviderServer, tel: Telemetry, instrumentors: Any) -> None:
+    if "_tracer" not in anthropic._base_client.BaseClient.__dict__:
+        pytest.skip(f"anthropic {anthropic.__version__} has no tracing of its own")
     client = anthropic.Anthropic(base_url=server.url, api_key="k", max_retries=0)
     with uninstrumented(instrumentors):
         server.expect(PATH, fx.plain())
@@ -226,3 +228,27 @@ def test_sdk_tracing_comes_back_after_uninstrument(server: ProviderServer, tel: 
     # llmtel's processor still turns the SDK's own gen_ai span into a provider trace
     [record] = tel.traces()
     assert record.provider == "anthropic" and record.response_id == "msg_01Plain"
+
+
+def test_tools_and_stop_reasons_in_the_conventions_shape(server: ProviderServer, tel: Telemetry) -> None:
+    """A client tool's ``input_schema`` is its ``parameters`` and its type ``function``; a server
+    tool keeps its type; ``tool_use`` is ``tool_calls`` on the span, the row and the output message."""
+    tel.configure(capture_content=True)
+    client = anthropic.Anthropic(base_url=server.url, api_key="k", max_retries=0)
+    schema = {"type": "object", "properties": {"location": {"type": "string"}}}
+    tools: Any = [
+        {"name": "get_weather", "description": "Weather now", "input_schema": schema},
+        {"type": "web_search_20250305", "name": "web_search", "max_uses": 2},
+    ]
+    server.expect(PATH, fx.tool_use())
+    client.messages.create(**ASK, tools=tools)
+    span = tel.span("chat claude-haiku-4-5")
+    assert json.loads(str(span.attributes["gen_ai.tool.definitions"])) == [
+        {"type": "function", "name": "get_weather", "description": "Weather now", "parameters": schema},
+        {"type": "web_search_20250305", "name": "web_search", "max_uses": 2},
+    ]
+    [message] = json.loads(str(span.attributes["gen_ai.output.messages"]))
+    assert message["finish_reason"] == "tool_calls"
+    assert span.attributes["gen_ai.response.finish_reasons"] == ("tool_calls",)
+    [record] = tel.traces()
+    assert record.finish_reasons == ["tool_calls"] and json.loads(record.response_json)["stop_reason"] == "tool_use"

@@ -62,6 +62,14 @@ def expected(exchange: Exchange) -> dict[str, Any]:
     return response_fields(json.loads(exchange.reply.body))
 
 
+def responses_finish_reason(data: dict[str, Any]) -> str:
+    """docs/semantic-conventions.md: a Responses API status in Chat Completions' finish reasons."""
+    if data["status"] == "incomplete":
+        reason = (data.get("incomplete_details") or {}).get("reason")
+        return {"max_output_tokens": "length", "content_filter": "content_filter"}.get(reason, "incomplete")
+    return {"completed": "stop"}.get(data["status"], data["status"])
+
+
 def response_fields(data: dict[str, Any]) -> dict[str, Any]:
     usage = data.get("usage") or {}
     fields: dict[str, Any] = {
@@ -71,7 +79,7 @@ def response_fields(data: dict[str, Any]) -> dict[str, Any]:
     }
     if data.get("object") == "response":
         fields["response_id"] = data["id"]
-        fields["finish_reasons"] = [(data.get("incomplete_details") or {}).get("reason") or data["status"]]
+        fields["finish_reasons"] = [responses_finish_reason(data)]
         details = usage.get("output_tokens_details") or {}
         fields["reasoning_tokens"] = details.get("reasoning_tokens")
         fields["cache_read_input_tokens"] = (usage.get("input_tokens_details") or {}).get("cached_tokens")
@@ -93,7 +101,7 @@ def check_trace(record: Any, exchange: Exchange, sent: bytes) -> None:
     assert record.request_model == exchange.request.get("model")
     assert record.request_json.encode() == sent  # exactly the bytes the SDK sent, not re-encoded
     if want.get("is_error"):
-        assert record.is_error and record.error_type and record.error_type.startswith("openai.")
+        assert record.is_error and record.error_type and hasattr(openai, record.error_type)  # the SDK's class
         assert json.loads(record.response_json)  # the error body is kept
         return
     assert not record.is_error
@@ -163,3 +171,44 @@ async def test_cassette_async(name: str, server: ProviderServer, tel: Telemetry,
     assert len(records) == len(exchanges)
     for record, exchange, sent in zip(records, exchanges, server.received, strict=True):
         check_trace(record, exchange, sent.body)
+
+
+CONTENT = ("gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions", "gen_ai.tool.definitions")
+
+
+def check_content_shape(span: Any) -> None:
+    """What the conventions' message and tool-definition JSON schemas require of captured content."""
+    attrs = dict(span.attributes)
+    content = {key: json.loads(str(attrs[key])) for key in CONTENT if key in attrs}
+    if attrs.get("gen_ai.operation.name") == "embeddings":  # the embeddings span defines no messages
+        assert "gen_ai.input.messages" not in content and "gen_ai.output.messages" not in content
+    for message in content.get("gen_ai.input.messages", []):
+        assert isinstance(message["role"], str) and isinstance(message["parts"], list)
+        assert all(isinstance(part["type"], str) for part in message["parts"])
+    for message in content.get("gen_ai.output.messages", []):
+        assert isinstance(message["role"], str) and isinstance(message["parts"], list)
+        assert isinstance(message["finish_reason"], str), message
+    for part in content.get("gen_ai.system_instructions", []):
+        assert isinstance(part["type"], str)
+    for tool in content.get("gen_ai.tool.definitions", []):
+        assert isinstance(tool["type"], str) and isinstance(tool["name"], str), tool
+        assert "function" not in tool  # flat, as the schema has it
+        if tool["type"] == "function":
+            assert "parameters" in tool
+
+
+@pytest.mark.parametrize("name", CASSETTES)
+def test_captured_content_has_the_conventions_shape(
+    name: str, server: ProviderServer, tel: Telemetry, instrumentors: Any
+) -> None:
+    tel.configure(capture_content=True)
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test", max_retries=0)
+    exchanges = load(name)
+    for exchange in exchanges:
+        server.expect(exchange.path, exchange.reply)
+    for exchange in exchanges:
+        run_sync(client, exchange)
+    spans = [s for s in tel.spans() if s.attributes and "gen_ai.operation.name" in s.attributes]
+    assert len(spans) == len(exchanges)
+    for span in spans:
+        check_content_shape(span)

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from llmtel import __version__
 from llmtel.exporters.cli.db import cmd_db
 from llmtel.exporters.cli.format import bounded, parse_since
 from llmtel.exporters.cli.reads import cmd_show, cmd_tail, cmd_traces, cmd_usage
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="store DSN (default: $LLMTEL_CLICKHOUSE_URL or %(default)s)",
     )
     parser.add_argument("--org", default=None, help="only this org's traces")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     traces = sub.add_parser("traces", help="recent provider traces, newest first")

@@ -218,12 +218,24 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._serve(body)
 
     def reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        """A result goes out chunked, as ClickHouse sends it (clickhouse-connect 0.8.0 reads
+        nothing else); an error with its length."""
         self.send_response(status)
         for key, value in (headers or {}).items():
             self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
+        if status != 200:
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        self.wfile.write(body)
+        if len(body) > 1 << 16:  # a large result is not copied to be framed
+            self.wfile.write(b"%x\r\n" % len(body))
+            self.wfile.write(body)
+            self.wfile.write(b"\r\n0\r\n\r\n")
+        else:
+            self.wfile.write(b"%x\r\n%b\r\n0\r\n\r\n" % (len(body), body) if body else b"0\r\n\r\n")
 
     def _serve(self, body: bytes) -> None:
         engine = self.server.engine

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import MISSING, fields
 from typing import Any
 
+from llmtel.instrumentation.encoding import EncodedJSON
 from llmtel.instrumentation.records import ProviderTrace
 
 TRACE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ProviderTrace))
@@ -80,7 +81,7 @@ def trace_from_row(row: Sequence[Any]) -> ProviderTrace:
     return ProviderTrace(**values)
 
 
-def payload_row(org_id: str | None, sha256: str, data: bytes, now: datetime.datetime) -> list[Any]:
+def payload_row(org_id: str | None, sha256: str, data: bytes | EncodedJSON, now: datetime.datetime) -> list[Any]:
     return [org_id or "", sha256, len(data), data, now]
 
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 import datetime
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from llmtel.exporters.background import BatchWorker
-from llmtel.exporters.clickhouse import schema
+from llmtel.exporters.clickhouse import native, schema
 from llmtel.exporters.clickhouse.disk import TABLES, DiskKeeper, Part
 from llmtel.exporters.clickhouse.location import StoreLocation, StoreLocked, connect
 from llmtel.exporters.clickhouse.outage import Outage
@@ -43,6 +43,8 @@ from llmtel.instrumentation.records import LateJSON, LLMCall, Payload, ProviderT
 from llmtel.instrumentation.selftelemetry import report_error, traces_dropped
 
 _COLUMNS = {"traces": TRACE_COLUMNS, "payloads": PAYLOAD_COLUMNS}
+# Columns whose values go into the insert as they are (see native.py): the bodies and payloads.
+_BIG = {"traces": frozenset({"request_json", "response_json"}), "payloads": frozenset({"data"})}
 # A server acknowledges an async insert only once it is written, so a retry is never blind.
 SERVER_INSERT_SETTINGS = {"async_insert": 1, "wait_for_async_insert": 1, "async_insert_deduplicate": 1}
 # Rows in one batch never share an id, so ReplacingMergeTree's merge of each new block is
@@ -146,7 +148,7 @@ class ClickHouseWriter(BatchWorker):
                 traces.append(prepared)
         now = datetime.datetime.now(datetime.timezone.utc)
         unique = {(p.org_id, p.sha256): p for p in offloaded}
-        payloads = [payload_row(org, sha, p.encoded(), now) for (org, sha), p in unique.items()]
+        payloads = [payload_row(org, sha, p.stored(), now) for (org, sha), p in unique.items()]
         parts: list[Part] = []
         if payloads:  # payloads first: a trace never points at a payload that is not stored yet
             parts.append(_part("payloads", payloads))
@@ -170,8 +172,6 @@ class ClickHouseWriter(BatchWorker):
             return self._client
 
     def _insert(self, part: Part) -> None:
-        from clickhouse_connect.driver.transform import NativeTransform  # imports pandas: not at configure()
-
         kind, token, rows = part
         client = self._connection()
         context = client.create_insert_context(
@@ -181,15 +181,12 @@ class ClickHouseWriter(BatchWorker):
             settings={"insert_deduplication_token": token, **self.insert_settings},
             data=for_insert(kind, rows),
         )
-        # Sent as the Native blocks clickhouse-connect builds, cut into slices: its own insert
-        # hands each whole block to urllib3's chunked encoding, which copies it once more (a 5 MB
-        # payload's row: 5 MB more at the peak). Every part has rows, so no empty insert is sent.
         compression = client.write_compression if isinstance(client.write_compression, str) else None
         context.compression = compression
         try:
-            blocks = NativeTransform.build_insert(context)
+            body = native.chunks(context, _BIG[kind])
             try:
-                client.raw_insert(insert_block=_slices(blocks), settings=context.settings, compression=compression)
+                client.raw_insert(insert_block=body, settings=context.settings, compression=compression)
             finally:
                 if context.insert_exception is not None:  # a value it could not serialise, not the store
                     raise context.insert_exception
@@ -338,14 +335,6 @@ def _prepared(item: Any) -> Any:
             report_error("clickhouse.build", exc)
             return None
     return item
-
-
-def _slices(blocks: Iterable[bytes | bytearray], size: int = 1 << 18) -> Iterator[memoryview]:
-    """Each block as views of at most ``size`` bytes: what the HTTP client copies per chunk."""
-    for block in blocks:
-        view = memoryview(block)
-        for start in range(0, len(view), size):
-            yield view[start : start + size]
 
 
 def _part(kind: str, rows: Sequence[Sequence[Any]]) -> Part:

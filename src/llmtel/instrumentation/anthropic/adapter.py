@@ -13,7 +13,8 @@ from llmtel.instrumentation.adapter import Accumulator, scalar_attributes
 from llmtel.instrumentation.anthropic.messages import content_parts, message
 from llmtel.instrumentation.anthropic.response import output_messages, read_response
 from llmtel.instrumentation.anthropic.stream import AnthropicStreamAccumulator
-from llmtel.instrumentation.stainless.fields import get, sent_params
+from llmtel.instrumentation.message_parts import tool_definition
+from llmtel.instrumentation.stainless.fields import fields_of, get, sent_params
 
 CONTENT_KEYS: Final = frozenset({"messages", "system", "tools"})
 _SCALARS: Final = {
@@ -22,6 +23,14 @@ _SCALARS: Final = {
     "top_p": semconv.GEN_AI_REQUEST_TOP_P,
     "top_k": semconv.GEN_AI_REQUEST_TOP_K,
 }
+
+
+def _tool_definition(tool: Any) -> dict[str, Any]:
+    """A client tool (no type, or ``custom``) is a function whose arguments' schema is
+    ``input_schema``; a server tool (``web_search_20250305``...) keeps its type."""
+    fields = fields_of(tool)
+    kind = fields.get("type")
+    return tool_definition(fields, "function" if kind in (None, "custom") else kind, "input_schema")
 
 
 class AnthropicAdapter:
@@ -51,7 +60,7 @@ class AnthropicAdapter:
         if body.get("system"):
             content[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = content_parts(body["system"])
         if body.get("tools"):
-            content[semconv.GEN_AI_TOOL_DEFINITIONS] = body["tools"]
+            content[semconv.GEN_AI_TOOL_DEFINITIONS] = [_tool_definition(t) for t in body["tools"]]
         return content
 
     read_response = staticmethod(read_response)

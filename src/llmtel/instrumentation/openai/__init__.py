@@ -26,7 +26,7 @@ class OpenAIInstrumentor(SdkInstrumentor):
     )
 
     def instrumentation_dependencies(self) -> Collection[str]:
-        return ("openai >= 1.60, < 4",)
+        return ("openai >= 1.66, < 4",)  # the Responses API
 
     def make_adapter(self) -> Any:
         return OpenAIAdapter()

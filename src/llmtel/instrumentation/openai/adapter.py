@@ -9,7 +9,8 @@ from opentelemetry.util.types import AttributeValue
 
 from llmtel.instrumentation import semconv
 from llmtel.instrumentation.adapter import Accumulator, scalar_attributes
-from llmtel.instrumentation.openai.messages import chat_message, response_items
+from llmtel.instrumentation.message_parts import text_part
+from llmtel.instrumentation.openai.messages import chat_message, response_items, tool_definitions
 from llmtel.instrumentation.openai.response import output_messages, read_response
 from llmtel.instrumentation.openai.stream import OpenAIStreamAccumulator
 from llmtel.instrumentation.stainless.fields import get, sent_params
@@ -89,12 +90,15 @@ class OpenAIAdapter:
             content[semconv.GEN_AI_INPUT_MESSAGES] = [chat_message(m) for m in body["messages"] or []]
         elif operation == "chat" and "input" in body:
             content[semconv.GEN_AI_INPUT_MESSAGES] = response_items(body["input"])
-        elif "input" in body or "prompt" in body:
-            content[semconv.GEN_AI_INPUT_MESSAGES] = body.get("input", body.get("prompt"))
+        elif operation == "text_completion" and "prompt" in body:
+            prompt = body["prompt"]
+            prompts = [prompt] if isinstance(prompt, str) else prompt if isinstance(prompt, list) else [str(prompt)]
+            content[semconv.GEN_AI_INPUT_MESSAGES] = [{"role": "user", "parts": [text_part(p)]} for p in prompts]
+        # an embeddings span has no input messages in the conventions: its input is in the row only
         if body.get("instructions"):
-            content[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = [{"type": "text", "content": body["instructions"]}]
+            content[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = [text_part(body["instructions"])]
         if body.get("tools"):
-            content[semconv.GEN_AI_TOOL_DEFINITIONS] = body["tools"]
+            content[semconv.GEN_AI_TOOL_DEFINITIONS] = tool_definitions(body["tools"])
         return content
 
     read_response = staticmethod(read_response)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from llmtel.instrumentation.message_parts import text_part, tool_call_part, tool_response_part
+from llmtel.instrumentation.message_parts import text_part, tool_call_part, tool_definition, tool_response_part
 from llmtel.instrumentation.stainless.fields import fields_of, get
 
 
@@ -68,3 +68,14 @@ def response_items(items: Any) -> list[dict[str, Any]]:
         else:
             messages.append({"role": "assistant", "parts": [{"type": kind, "content": item}]})
     return messages
+
+
+def tool_definitions(tools: Any) -> list[dict[str, Any]]:
+    """Chat Completions nests a function tool (``{"type": "function", "function": {...}}``); the
+    Responses API has it flat, beside built-in tools named by their type."""
+    out = []
+    for tool in tools or ():
+        fields = fields_of(tool)
+        function = fields.get("function")
+        out.append(tool_definition(fields_of(function) if function else fields, fields.get("type")))
+    return out

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Final
 
-from llmtel.instrumentation.adapter import read_ids_and_usage
+from llmtel.instrumentation.adapter import UNFINISHED, read_ids_and_usage
 from llmtel.instrumentation.openai.messages import chat_message, response_items
 from llmtel.instrumentation.openai.usage import read_usage
 from llmtel.instrumentation.records import LLMCall
-from llmtel.instrumentation.stainless.fields import get
+from llmtel.instrumentation.stainless.fields import fields_of, get
 
 
 def _is_responses(data: Any) -> bool:
@@ -22,12 +23,26 @@ def read_response(call: LLMCall, data: Any) -> None:
         return
     fields = read_ids_and_usage(call, data, read_usage)
     if fields.get("object") == "response":
-        incomplete = get(fields.get("incomplete_details"), "reason")
-        status = fields.get("status")
-        if incomplete or status:
-            call.finish_reasons = (str(incomplete or status),)
+        reason = _responses_finish_reason(fields)
+        if reason:
+            call.finish_reasons = (reason,)
     else:
         call.finish_reasons = finish_reasons(fields.get("choices"))
+
+
+_INCOMPLETE: Final = {"max_output_tokens": "length", "content_filter": "content_filter"}
+
+
+def _responses_finish_reason(fields: Mapping[str, Any]) -> str | None:
+    """A Responses API status as a finish reason, in Chat Completions' words as the official
+    instrumentation gives it: completed is ``stop``, an incomplete response says why (``length``,
+    ``content_filter``), failed and cancelled stay; a response still running has none."""
+    status = fields.get("status")
+    if status == "completed":
+        return "stop"
+    if status == "incomplete":
+        return _INCOMPLETE.get(str(get(fields.get("incomplete_details"), "reason")), "incomplete")
+    return str(status) if status in ("failed", "cancelled") else None
 
 
 def finish_reasons(choices: Any) -> tuple[str, ...]:
@@ -39,10 +54,11 @@ def output_messages(call: LLMCall, data: Any) -> list[dict[str, Any]]:
     if isinstance(data, (bytes, bytearray)):
         data = json.loads(data)
     if _is_responses(data):
-        return response_items(get(data, "output"))
+        reason = _responses_finish_reason(fields_of(data)) or UNFINISHED
+        return [{**message, "finish_reason": reason} for message in response_items(get(data, "output"))]
     out = []
     for choice in get(data, "choices") or []:
         message = chat_message(get(choice, "message") or {"role": "assistant", "content": get(choice, "text")})
-        message["finish_reason"] = get(choice, "finish_reason")
+        message["finish_reason"] = get(choice, "finish_reason") or UNFINISHED
         out.append(message)
     return out

@@ -1,4 +1,4 @@
-"""One provider endpoint: its ``server.*`` attributes and its GenAI metric attribute sets."""
+"""One provider endpoint: its ``server.*`` attributes, its GenAI metric attribute sets and instruments."""
 
 from __future__ import annotations
 
@@ -15,12 +15,15 @@ class Endpoint:
     measurements wait for the next metric collection, and a tuple of plain values is one the
     garbage collector stops tracking (a dict, even one of strings, keeps its tuple tracked)."""
 
-    __slots__ = ("_metric_sets", "attributes", "provider")
+    __slots__ = ("_metric_sets", "attributes", "metrics", "provider")
     MAX_SETS: Final = 1024
 
-    def __init__(self, provider: str, attributes: dict[str, AttributeValue]) -> None:
+    def __init__(
+        self, provider: str, attributes: dict[str, AttributeValue], metrics: genai_metrics.GenAIMetrics
+    ) -> None:
         self.provider = provider
         self.attributes = attributes
+        self.metrics = metrics  # where its calls' measurements go (the instrumentor's meter provider)
         self._metric_sets: dict[tuple[str, str | None, str | None, str | None], genai_metrics.AttributePairs] = {}
 
     def metric_attributes(

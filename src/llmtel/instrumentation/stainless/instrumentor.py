@@ -18,6 +18,7 @@ from wrapt import wrap_function_wrapper
 
 from llmtel import __version__
 from llmtel.instrumentation import processor
+from llmtel.instrumentation.genai_metrics import SCHEMA_URL, metrics_for
 from llmtel.instrumentation.selftelemetry import report_error
 from llmtel.instrumentation.stainless.client_hooks import ClientInstrumentation, build_request, process_response
 from llmtel.instrumentation.stainless.stream_watch import closing
@@ -41,16 +42,22 @@ class SdkInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 configure(instrument=())
             except Exception as exc:
                 report_error(f"{self.sdk}.auto_configure", exc)
-        tracer = trace.get_tracer(
-            processor.SCOPE_PREFIX + self.sdk, __version__, tracer_provider=kwargs.get("tracer_provider")
-        )
+        scope = processor.SCOPE_PREFIX + self.sdk
+        tracer = trace.get_tracer(scope, __version__, kwargs.get("tracer_provider"), schema_url=SCHEMA_URL)
+        metrics = metrics_for(scope, kwargs.get("meter_provider"))
         base = importlib.import_module(f"{self.sdk}._base_client")
         streaming = importlib.import_module(f"{self.sdk}._streaming")
         raw_types: list[type] = [importlib.import_module(f"{self.sdk}._response").BaseAPIResponse]
         with contextlib.suppress(ImportError):  # the Anthropic SDK has no legacy raw response
             raw_types.append(importlib.import_module(f"{self.sdk}._legacy_response").LegacyAPIResponse)
         ci = ClientInstrumentation(
-            self.make_adapter(), tracer, streaming.Stream, streaming.AsyncStream, tuple(raw_types), streaming.SSEDecoder
+            self.make_adapter(),
+            tracer,
+            streaming.Stream,
+            streaming.AsyncStream,
+            tuple(raw_types),
+            streaming.SSEDecoder,
+            metrics,
         )
         self._wrapped: list[tuple[Any, str]] = []
         self._wrap(base, "SyncAPIClient.request", ci.request())

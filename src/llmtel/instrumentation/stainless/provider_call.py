@@ -20,12 +20,12 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanContext, SpanKind, Tracer
 from opentelemetry.util.types import AttributeValue
 
-from llmtel.instrumentation import active, context, genai_metrics, processor, semconv, usage
+from llmtel.instrumentation import active, context, processor, semconv, usage
 from llmtel.instrumentation.adapter import Adapter
 from llmtel.instrumentation.budget import SpanBudget, fit_tree, mark_dropped, new_budget, redact
 from llmtel.instrumentation.records import LLMCall
 from llmtel.instrumentation.selftelemetry import report_error
-from llmtel.instrumentation.spans import end_span, error_type_of, record_error
+from llmtel.instrumentation.spans import end_span, record_error
 from llmtel.instrumentation.stainless.endpoint import Endpoint
 
 _service_names: dict[int, str | None] = {}  # id(resource) → its service.name (resources are few and long-lived)
@@ -239,7 +239,7 @@ class ProviderCall:
 
     def _record_failure(self, error: BaseException) -> None:
         record_error(self.span, error)
-        self.call.error_type = None if isinstance(error, asyncio.CancelledError) else error_type_of(error)
+        self.call.error_type = None if isinstance(error, asyncio.CancelledError) else type(error).__qualname__
         if self.call.response is None:  # a stream keeps what arrived before the error
             body = getattr(error, "body", None)
             response = getattr(error, "response", None)
@@ -260,7 +260,7 @@ class ProviderCall:
             call.operation, call.request_model, call.response_model, None if error is None else type(error).__qualname__
         )
         start = self.start_ns
-        genai_metrics.record_call(
+        self.endpoint.metrics.record_call(
             (
                 (end_ns - start) / 1e9,
                 None if call.first_chunk_ns is None else (call.first_chunk_ns - start) / 1e9,

@@ -17,6 +17,10 @@ from llmtel.instrumentation.stainless.provider_call import ProviderCall
 if TYPE_CHECKING:  # the client hooks create these proxies
     from llmtel.instrumentation.stainless.client_hooks import ClientInstrumentation
 
+    _Proxy = wrapt.ObjectProxy[Any]
+else:  # wrapt's proxy is generic only from 2.2 on, and the floor is 1.16
+    _Proxy = wrapt.ObjectProxy
+
 
 def body_read(raw: Any) -> bytes | None:
     """The body the SDK already read into a raw response, or None while it is unread."""
@@ -31,7 +35,7 @@ def json_or_none(content: bytes) -> Any:
         return None
 
 
-class RawResponseProxy(wrapt.ObjectProxy[Any]):
+class RawResponseProxy(_Proxy):
     """A raw response whose body the app reads later. The call ends when ``parse()`` returns
     the response (or hands it to the stream it returned, which then ends it), when the app
     has read the body with ``iter_bytes``/``iter_text``/``iter_lines`` (the row is assembled
