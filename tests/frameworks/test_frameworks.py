@@ -190,8 +190,8 @@ def test_langchain_anthropic_invoke_stream_and_early_exit(
     assert answer == "Hello! How can I help you today?"
     assert streamed == "Hello! How can I help?" and first
     rows = rows_per_request(server, tel)
-    whole = [r for r in rows if r.is_stream and r.finish_reasons == ["end_turn"]]
-    early = [r for r in rows if r.is_stream and r.finish_reasons != ["end_turn"]]
+    whole = [r for r in rows if r.is_stream and r.finish_reasons == ["stop"]]
+    early = [r for r in rows if r.is_stream and r.finish_reasons != ["stop"]]
     assert len(whole) == 1 and len(early) == 1
     assert json.loads(whole[0].response_json)["content"][0]["text"] == "Hello! How can I help?"
     assert early[0].response_id == "msg_01Stream" and early[0].input_tokens == 472  # what arrived before the exit
