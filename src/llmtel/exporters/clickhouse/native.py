@@ -3,7 +3,7 @@
 clickhouse-connect writes each block into one growing buffer, so a 5 MB request body in a row
 is copied once more (and the buffer reallocated as it grows), and its HTTP client copies each
 chunk it sends. Here the column types still write every column, except those in ``big``: their
-values (bytes, or a payload's :class:`~llmtel.instrumentation.records.Encoded` parts) go out as
+values (bytes, or a payload's :class:`~llmtel.instrumentation.encoding.EncodedJSON`) go out as
 slices of themselves, with the length each needs before it. The format is the one
 clickhouse-connect's ``NativeTransform.build_insert`` writes, block for block.
 """
