@@ -31,9 +31,15 @@ class BatchWorker:
     that hold many objects (a finished span, a call record): an item waiting a whole flush
     interval outlives two garbage collections and is promoted to the oldest generation, and
     enough such promotions set off a full collection on whichever thread trips it, usually
-    the app's. Prepared into plain values, the collector stops tracking them."""
+    the app's. Prepared into plain values, the collector stops tracking them.
+
+    A subclass that sets ``spills`` keeps its queue from filling when writes fall behind (a
+    store that is slow or hung): once more than half of ``max_queue_bytes`` waits, a thread of
+    its own passes the oldest items to ``spill`` (to disk, say) until a quarter waits, so the
+    request path keeps finding room and nothing is refused."""
 
     prepare_every = 0  # items arrived before the first thread prepares them; 0: never
+    spills = False
 
     def __init__(
         self,
@@ -64,7 +70,9 @@ class BatchWorker:
         os.register_at_fork(after_in_child=in_child)
 
     def _reset(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)
+        self._spill_wake = threading.Condition(lock)  # the spill thread's own: notify() wakes a writer
         self._items: deque[Any] = deque()
         self._sizes: deque[int] = deque()  # beside the items, not paired in a tuple per item
         self._bytes = 0
@@ -72,6 +80,7 @@ class BatchWorker:
         self._taken = 0  # the index of the first item in the queue, counted since the worker started
         self._prepared_to = 0  # items before this index are prepared (or taken)
         self._flush_wanted = False
+        self._spilling = False  # past half of the bound, until back under a quarter
         self._stopping = False
         self._closed = False
         self._pool: list[threading.Thread] = []
@@ -115,7 +124,10 @@ class BatchWorker:
                 self._sizes.append(size)
                 self._bytes += size
                 self._accepted += 1
-                if self._batch_due():
+                if self.spills and not self._spilling and self._bytes > self.max_queue_bytes // 2:
+                    self._spilling = True
+                    self._spill_wake.notify()
+                elif self._batch_due():
                     self._cond.notify()
                 elif self._unprepared() == self.prepare_every:
                     self._cond.notify_all()  # the first thread prepares; notify() might wake another
@@ -131,6 +143,10 @@ class BatchWorker:
     def _start(self) -> None:
         for n in range(self.threads):
             thread = threading.Thread(target=self._run, args=(n == 0,), name=f"{self.name}-{n}", daemon=True)
+            self._pool.append(thread)
+            thread.start()
+        if self.spills:
+            thread = threading.Thread(target=self._spill_run, name=f"{self.name}-spill", daemon=True)
             self._pool.append(thread)
             thread.start()
 
@@ -222,6 +238,27 @@ class BatchWorker:
                 del self._in_flight[me]
                 self._cond.notify_all()
 
+    def _spill_run(self) -> None:
+        """The spill thread: while ``_spilling``, the oldest items, a batch at a time, go to
+        ``spill``. They count as written (``flush`` waits for them), as a write's would."""
+        me = threading.get_ident()
+        while True:
+            with self._cond:
+                while not (self._stopping or self._spilling):
+                    self._spill_wake.wait()
+                if self._stopping:  # the writers drain the rest; shutdown rescues what they cannot
+                    return
+                batch = self._take_batch()
+                self._spilling = bool(batch) and self._bytes > self.max_queue_bytes // 4
+                self._in_flight[me] = (self._taken, batch)
+                self._taken += len(batch)
+                self._prepared_to = max(self._prepared_to, self._taken)
+            if batch and not self._guarded("spill", self.spill, batch):
+                dropped.add(len(batch), {**self._attrs, "reason": "spill_error"})
+            with self._cond:
+                del self._in_flight[me]
+                self._cond.notify_all()
+
     def _guarded(self, what: str, fn: Any, *args: Any) -> bool:
         """Run a subclass hook; a bug in it is reported, never kills the thread."""
         try:
@@ -241,6 +278,11 @@ class BatchWorker:
     def write_batch(self, batch: list[Any]) -> None:
         """Store ``batch`` (prepared items, or some not yet); runs on the worker thread.
         Raising counts the batch as dropped."""
+        raise NotImplementedError
+
+    def spill(self, items: list[Any]) -> None:
+        """Keep ``items`` (the oldest queued) somewhere other than memory, for a subclass that
+        ``spills``; runs on the spill thread. Raising counts them as dropped."""
         raise NotImplementedError
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -271,6 +313,7 @@ class BatchWorker:
             self._closed = True
             self._stopping = True
             self._cond.notify_all()
+            self._spill_wake.notify_all()
             pool = list(self._pool)
         for thread in pool:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))

@@ -25,6 +25,13 @@ def queue_record(worker: BatchWorker, call: Record) -> bool:
         report_error("sink.cut", exc)
         return False
     if not worker.enqueue(small, 1024 + 2 * provider_trace.PREVIEW_BYTES):
+        log_once(
+            "dropped.queue_full",
+            "llmtel: the writer's queue is full (LLMTEL_QUEUE_MAX_BYTES=%d) and the store is not taking rows; "
+            "provider traces are being dropped (counted in llmtel.exporter.dropped{reason=queue_full}; further "
+            "ones are not logged)",
+            worker.max_queue_bytes,
+        )
         return False
     bodies_cut.add(len(small.cut or ()), {"reason": reason})
     log_once(

@@ -64,15 +64,15 @@ def cli(cwd: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def stored(cwd: Path) -> dict[str, tuple[int, int]]:
-    """(rows, distinct ids) per agent, read without FINAL: a row stored twice would show."""
+def stored(cwd: Path, by: str = "agent_id") -> dict[str, tuple[int, int]]:
+    """(rows, distinct ids) per agent (or ``by``), read without FINAL: a row stored twice would show."""
     if not (cwd / ".llmtel" / "chdb").is_dir():
         return {}
     client = connect(parse_location(f"chdb://{cwd / '.llmtel' / 'chdb'}"), database=False)
     try:
         if not int(client.command("EXISTS TABLE llmtel.llm_traces")):
             return {}  # no app has written yet
-        rows = client.query("SELECT agent_id, count(), uniqExact(id) FROM llmtel.llm_traces GROUP BY agent_id")
+        rows = client.query(f"SELECT {by}, count(), uniqExact(id) FROM llmtel.llm_traces GROUP BY {by}")
     finally:
         client.close()
     return {str(agent): (int(n), int(unique)) for agent, n, unique in rows.result_rows}
@@ -148,3 +148,33 @@ def test_a_writer_killed_mid_batch_loses_at_most_what_it_had_not_flushed(
     assert rows["neighbour"] == (made, made)  # the other app is untouched
     victim_rows, victim_unique = rows.get("victim", (0, 0))
     assert victim_rows == victim_unique and victim_rows > 0  # what it flushed, once each
+
+
+@pytest.mark.slow
+def test_an_owner_that_stops_answering_makes_the_app_spool_not_drop(tmp_path: Path, provider: ProviderServer) -> None:
+    """The owner frozen (SIGSTOP) for 6 s while an app makes 100 KB-prompt calls with an 8 MB
+    queue: far more waits than the queue holds, yet every call is a whole row, once."""
+    env = {**app_env(provider, "frozen"), "LLMTEL_QUEUE_MAX_BYTES": str(8 << 20), "LLMTEL_FLUSH_INTERVAL": "0.05"}
+    app = start_app(tmp_path, env, "prompts", "2000", "100000")
+    path = str(tmp_path / ".llmtel" / "chdb")
+    wait_until(lambda: read_address(path) is not None and stored(tmp_path, "run_id").get("warm-up", (0, 0))[0] > 0)
+    owner = read_address(path)
+    assert owner is not None and app.poll() is None
+    os.kill(owner.pid, signal.SIGSTOP)
+    try:
+        time.sleep(6)
+    finally:
+        os.kill(owner.pid, signal.SIGCONT)
+    _, err = app.communicate(timeout=600)
+    assert app.returncode == 0, err
+    assert "slower than the calls" in err and "dropped" not in err and "did not fit" not in err, err
+    rows = stored(tmp_path, "run_id")
+    assert rows == {"warm-up": (100, 100), "prompts": (2000, 2000)}, (rows, err)
+    client = connect(parse_location(f"chdb://{path}"), database=False)
+    try:
+        cut = client.command("SELECT count() FROM llmtel.llm_traces WHERE position(request_json, '$llmtel.cut') > 0")
+    finally:
+        client.close()
+    assert int(cut) == 0  # whole rows, not previews
+    code, status = run_cli(tmp_path, "--url", STORE, "db", "status")
+    assert code == 0 and " 0 rows waiting for the store" in status, status

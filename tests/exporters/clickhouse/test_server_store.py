@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import subprocess
 import time
@@ -197,6 +198,46 @@ def test_hung_server_never_slows_offer_and_shutdown_keeps_its_deadline(
         assert spooled_rows == 2000  # queued and hanging alike are on disk, not lost
     finally:
         standin.faults.delay_s = 0
+
+
+def test_a_store_slower_than_the_calls_spools_the_backlog_and_drops_nothing(
+    server_url: str, standin: ClickHouseStandIn, tmp_path: Path, server: ProviderServer, tel: Telemetry
+) -> None:
+    """Real OpenAI calls with 100 KB prompts while each insert takes 3 s, against a 4 MB queue:
+    five times what the queue holds arrives, the oldest wait in the spool, and once the store
+    keeps up every call is a whole row, exactly once."""
+    writer = ClickHouseWriter(
+        parse_location(server_url), spool_dir=str(tmp_path / "spool"), flush_interval=0.05, max_queue_bytes=4 << 20
+    )
+    active.install(active.Setup(Settings(), payload_sink=writer, trace_sink=writer))
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test", max_retries=0)
+    server.keep_requests = False
+    server.always("/v1/chat/completions", ofx.chat("ok"))
+    prompt = "p" * 100_000
+    try:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "warm"}])
+        assert writer.flush(30)
+        dropped_before = tel.counter("llmtel.exporter.dropped")
+        spooled_before = tel.counter("llmtel.exporter.spooled")
+        standin.faults.delay_s = 3
+        for i in range(200):
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": f"{i} {prompt}"}])
+            assert writer.queued_bytes <= 4 << 20
+        standin.faults.delay_s = 0
+        assert writer.flush(60)
+        wait_for(lambda: not glob.glob(writer.spool.directory + "/*"), timeout=60)
+    finally:
+        standin.faults.delay_s = 0
+        server.keep_requests = True
+        writer.shutdown(10)
+    with TraceReader(server_url) as reader:
+        rows = reader.traces(limit=1000).traces
+    bodies = [json.loads(row.request_json) for row in rows if len(row.request_json) > 1000]
+    prompts = sorted(body["messages"][0]["content"] for body in bodies)
+    assert prompts == sorted(f"{i} {prompt}" for i in range(200))  # each call once, its body whole
+    assert tel.counter("llmtel.exporter.spooled") - spooled_before > 0
+    assert tel.counter("llmtel.exporter.dropped") - dropped_before == 0
+    assert tel.counter("llmtel.provider_traces.bodies_cut") == 0
 
 
 def test_hung_store_leaves_the_instrumented_call_latency_alone(

@@ -57,6 +57,7 @@ class ClickHouseWriter(BatchWorker):
     """Writes provider traces and payloads to the store at ``location``."""
 
     prepare_every = 32  # each 32 calls, their traces become rows: plain values the collector stops tracking
+    spills = True  # a store slower than the calls: the backlog waits in the spool, not in memory
 
     def __init__(
         self,
@@ -131,6 +132,19 @@ class ClickHouseWriter(BatchWorker):
         """Past the shutdown deadline: what is not written goes to the spool, not away. A batch
         whose insert is still hanging is spooled too, with the same deduplication token, so if
         that insert does land after all, the replay is not stored twice."""
+        self.disk.keep(self._parts(items))
+
+    def spill(self, items: list[Any]) -> None:
+        """More than half the queue waits: the oldest calls go to the spool (with their
+        deduplication tokens), replayed after the next inserts that succeed."""
+        self.outage.log.warn(
+            "backlog",
+            "llmtel: the store %s is slower than the calls (over %d MB waiting to be inserted); the oldest go to "
+            "the spool %s and are inserted as the store catches up (counted in llmtel.exporter.spooled)",
+            self.location.display,
+            self.max_queue_bytes >> 21,
+            self.spool.directory,
+        )
         self.disk.keep(self._parts(items))
 
     def prepare(self, items: list[Any]) -> list[Any]:
