@@ -86,6 +86,8 @@ class GenAIMetrics:
         span_context = SpanContext(trace_id, span_id, is_remote=False, trace_flags=TraceFlags(flags))
         ctx = set_span_in_context(NonRecordingSpan(span_context))  # built here, off the request path
         self.operation_duration.record(duration, attrs, context=ctx)
+        for key in semconv.DURATION_ONLY:
+            attrs.pop(key, None)
         if ttfc is not None:
             self.time_to_first_chunk.record(ttfc, attrs, context=ctx)
         if input_tokens is None and output_tokens is None:

@@ -38,6 +38,9 @@ class LLMCall:
     response_id: Any = None  # as the provider sent it: the row keeps a string, or null
     response_model: Any = None
     finish_reasons: Sequence[Any] = ()  # a tuple: it is also the span attribute, not a copy
+    # The provider's own response attributes (``openai.response.*``): on the span and the
+    # duration metric, not in the row (its response holds them). Pairs: part of a metric set's key.
+    response_attributes: tuple[tuple[str, str], ...] = ()
     first_chunk_ns: int | None = None
     error_type: str | None = None
     error_message: str | None = None

@@ -197,11 +197,8 @@ def check_content_shape(span: Any) -> None:
             assert "parameters" in tool
 
 
-@pytest.mark.parametrize("name", CASSETTES)
-def test_captured_content_has_the_conventions_shape(
-    name: str, server: ProviderServer, tel: Telemetry, instrumentors: Any
-) -> None:
-    tel.configure(capture_content=True)
+def replay_spans(name: str, server: ProviderServer, tel: Telemetry) -> tuple[list[Exchange], list[Any]]:
+    """Replay cassette ``name`` through the sync SDK: its exchanges and their LLM spans, in order."""
     client = openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test", max_retries=0)
     exchanges = load(name)
     for exchange in exchanges:
@@ -210,5 +207,64 @@ def test_captured_content_has_the_conventions_shape(
         run_sync(client, exchange)
     spans = [s for s in tel.spans() if s.attributes and "gen_ai.operation.name" in s.attributes]
     assert len(spans) == len(exchanges)
+    return exchanges, spans
+
+
+@pytest.mark.parametrize("name", CASSETTES)
+def test_captured_content_has_the_conventions_shape(
+    name: str, server: ProviderServer, tel: Telemetry, instrumentors: Any
+) -> None:
+    tel.configure(capture_content=True)
+    _, spans = replay_spans(name, server, tel)
     for span in spans:
         check_content_shape(span)
+
+
+def reported_openai_attributes(exchange: Exchange) -> dict[str, str]:
+    """The ``openai.response.*`` values the provider reported: the whole response's, a Responses
+    stream's final response's, or the first a chat stream's chunks gave."""
+    if exchange.status >= 400:
+        return {}
+    if exchange.reply.events:
+        objects = sse_objects(exchange)
+        final = [o["response"] for o in objects if o.get("type") in ("response.completed", "response.incomplete")]
+        if final:
+            objects = final
+        elif any("type" in o for o in objects):  # a Responses stream that never finished
+            return {}
+    else:
+        objects = [json.loads(exchange.reply.body)]
+    found: dict[str, str] = {}
+    for key in ("service_tier", "system_fingerprint"):
+        value = next((o[key] for o in objects if o.get(key)), None)
+        if value:
+            found[f"openai.response.{key}"] = value
+    return found
+
+
+@pytest.mark.parametrize("name", CASSETTES)
+def test_openai_attributes_say_what_was_asked_and_reported(
+    name: str, server: ProviderServer, tel: Telemetry, instrumentors: Any
+) -> None:
+    """docs/semantic-conventions.md: ``openai.api.type``, ``openai.request.service_tier`` (unless
+    ``auto``) and the response's service tier and fingerprint, on the span; the response's two on
+    the duration metric only."""
+    exchanges, spans = replay_spans(name, server, tel)
+    for span, exchange in zip(spans, exchanges, strict=True):
+        attrs = dict(span.attributes or {})
+        api_type = {"/v1/chat/completions": "chat_completions", "/v1/responses": "responses"}.get(exchange.path)
+        assert attrs.get("openai.api.type") == api_type
+        tier = exchange.request.get("service_tier")
+        assert attrs.get("openai.request.service_tier") == (None if tier == "auto" else tier)
+        reported = reported_openai_attributes(exchange)
+        assert {k: v for k, v in attrs.items() if k.startswith("openai.response.")} == reported
+    # the metric reader is the session's: each reported pair must be among its duration points
+    on_durations = {
+        frozenset((k, v) for k, v in p.attributes.items() if k.startswith("openai.response."))
+        for p in tel.metric_points("gen_ai.client.operation.duration")
+    }
+    for exchange in exchanges:
+        assert frozenset(reported_openai_attributes(exchange).items()) in on_durations
+    for name_ in ("gen_ai.client.token.usage", "gen_ai.client.operation.time_to_first_chunk"):
+        for point in tel.metric_points(name_):
+            assert not any(k.startswith("openai.response.") for k in point.attributes), point.attributes

@@ -25,7 +25,7 @@ _SCALARS: Final = {
 }
 _OTHER_PARAMS: Final = frozenset(
     {"max_completion_tokens", "max_tokens", "max_output_tokens", "stop", "n", "response_format", "text"}
-    | {"encoding_format", "dimensions"}
+    | {"encoding_format", "dimensions", "service_tier"}
 )
 
 
@@ -45,6 +45,9 @@ def _other_request_attributes(attrs: dict[str, AttributeValue], operation: str, 
     fmt = get(body.get("response_format"), "type") or get(get(body.get("text"), "format"), "type")
     if fmt:
         attrs[semconv.GEN_AI_OUTPUT_TYPE] = "json" if str(fmt).startswith("json") else str(fmt)
+    tier = body.get("service_tier")
+    if isinstance(tier, str) and tier != "auto":  # the conventions leave out the default
+        attrs[semconv.OPENAI_REQUEST_SERVICE_TIER] = tier
     if operation == "embeddings":
         encoding = body.get("encoding_format")
         if encoding:
@@ -72,6 +75,8 @@ class OpenAIAdapter:
 
     def request_attributes(self, operation: str, body: Mapping[str, Any]) -> dict[str, AttributeValue]:
         attrs = scalar_attributes(body, _SCALARS)
+        if operation == "chat":  # Chat Completions always sends messages, the Responses API never
+            attrs[semconv.OPENAI_API_TYPE] = "chat_completions" if "messages" in body else "responses"
         if not _OTHER_PARAMS.isdisjoint(body):
             _other_request_attributes(attrs, operation, body)
         return attrs

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
+from llmtel.instrumentation import semconv
 from llmtel.instrumentation.adapter import UNFINISHED, read_ids_and_usage
 from llmtel.instrumentation.openai.messages import chat_message, response_items
 from llmtel.instrumentation.openai.usage import read_usage
@@ -22,12 +23,26 @@ def read_response(call: LLMCall, data: Any) -> None:
     if data is None:
         return
     fields = read_ids_and_usage(call, data, read_usage)
+    call.response_attributes = response_attributes(fields)
     if fields.get("object") == "response":
         reason = _responses_finish_reason(fields)
         if reason:
             call.finish_reasons = (reason,)
     else:
         call.finish_reasons = finish_reasons(fields.get("choices"))
+
+
+_RESPONSE_ATTRIBUTES: Final = (
+    ("service_tier", semconv.OPENAI_RESPONSE_SERVICE_TIER),
+    ("system_fingerprint", semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT),
+)
+
+
+def response_attributes(fields: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """``openai.response.service_tier`` and ``.system_fingerprint`` where the response has them."""
+    return tuple(
+        (name, value) for key, name in _RESPONSE_ATTRIBUTES if isinstance(value := fields.get(key), str) and value
+    )
 
 
 _INCOMPLETE: Final = {"max_output_tokens": "length", "content_filter": "content_filter"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmtel.instrumentation.adapter import read_ids_and_usage
-from llmtel.instrumentation.openai.response import finish_reasons, read_response
+from llmtel.instrumentation.openai.response import finish_reasons, read_response, response_attributes
 from llmtel.instrumentation.openai.usage import read_usage
 from llmtel.instrumentation.records import LLMCall
 from llmtel.instrumentation.stainless.fields import fields_of, get
@@ -125,10 +125,12 @@ class OpenAIStreamAccumulator:
             response["usage"] = fields_of(self.usage)
         call.response = response
         read_ids_and_usage(call, response, read_usage)
+        call.response_attributes = response_attributes(self.head)
         call.finish_reasons = finish_reasons(choices)  # what the chunks said, read off the assembled choices
 
     def _complete_early_response(self, call: LLMCall) -> None:
         read_response(call, self.response_snapshot)
+        call.response_attributes = ()  # a snapshot's service tier is the one asked for, not the one used
         output = [
             self.responses_items.get(i)
             or {

@@ -8,6 +8,8 @@ from opentelemetry.util.types import AttributeValue
 
 from llmtel.instrumentation import genai_metrics, semconv
 
+_SetKey = tuple[str, str | None, str | None, str | None, tuple[tuple[str, str], ...]]
+
 
 class Endpoint:
     """One provider endpoint's ``server.*`` span attributes, and the GenAI metric attribute sets
@@ -24,12 +26,19 @@ class Endpoint:
         self.provider = provider
         self.attributes = attributes
         self.metrics = metrics  # where its calls' measurements go (the instrumentor's meter provider)
-        self._metric_sets: dict[tuple[str, str | None, str | None, str | None], genai_metrics.AttributePairs] = {}
+        self._metric_sets: dict[_SetKey, genai_metrics.AttributePairs] = {}
 
     def metric_attributes(
-        self, operation: str, request_model: str | None, response_model: str | None, error_type: str | None
+        self,
+        operation: str,
+        request_model: str | None,
+        response_model: str | None,
+        error_type: str | None,
+        response_attributes: tuple[tuple[str, str], ...],
     ) -> genai_metrics.AttributePairs:
-        key = (operation, request_model, response_model, error_type)
+        """The attribute set of a call's measurements; ``response_attributes`` (the provider's
+        own, see LLMCall) go last, where the recorder drops them for all but the duration."""
+        key = (operation, request_model, response_model, error_type, response_attributes)
         found = self._metric_sets.get(key)
         if found is None:
             pairs: dict[str, AttributeValue] = {
@@ -44,6 +53,7 @@ class Endpoint:
             ):
                 if value:
                     pairs[name] = value
+            pairs.update(response_attributes)
             if len(self._metric_sets) >= self.MAX_SETS:  # many models or errors: start over, stay bounded
                 self._metric_sets.clear()
             found = self._metric_sets[key] = tuple(pairs.items())

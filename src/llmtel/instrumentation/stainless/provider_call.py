@@ -210,6 +210,8 @@ class ProviderCall:
             attributes[semconv.GEN_AI_RESPONSE_ID] = call.response_id
         if call.response_model:
             attributes[semconv.GEN_AI_RESPONSE_MODEL] = call.response_model
+        if call.response_attributes:
+            attributes.update(call.response_attributes)
         if incomplete:
             call.incomplete = True
             attributes[semconv.LLMTEL_STREAM_INCOMPLETE] = True
@@ -257,7 +259,11 @@ class ProviderCall:
     def _record_metrics(self, end_ns: int, error: BaseException | None, span_context: SpanContext) -> None:
         call, counts = self.call, self.call.usage
         attrs = self.endpoint.metric_attributes(
-            call.operation, call.request_model, call.response_model, None if error is None else type(error).__qualname__
+            call.operation,
+            call.request_model,
+            call.response_model,
+            None if error is None else type(error).__qualname__,
+            call.response_attributes,
         )
         start = self.start_ns
         self.endpoint.metrics.record_call(
