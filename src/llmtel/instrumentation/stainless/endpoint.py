@@ -36,8 +36,8 @@ class Endpoint:
         error_type: str | None,
         response_attributes: tuple[tuple[str, str], ...],
     ) -> genai_metrics.AttributePairs:
-        """The attribute set of a call's measurements; ``response_attributes`` (the provider's
-        own, see LLMCall) go last, where the recorder drops them for all but the duration."""
+        """The attribute set of a call's measurements, with ``response_attributes`` (the provider's
+        own, see LLMCall), which the recorder keeps on the duration only (semconv.DURATION_ONLY)."""
         key = (operation, request_model, response_model, error_type, response_attributes)
         found = self._metric_sets.get(key)
         if found is None:
