@@ -7,6 +7,8 @@ from typing import Any
 
 import openai
 import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from llmtel.instrumentation import genai_metrics
 from llmtel.loopback import ProviderServer
@@ -46,3 +48,33 @@ def test_past_the_bound_calls_record_at_once_and_none_is_lost(
     assert max(len(m.waiting) for m in genai_metrics._all.values()) == 2  # bounded with no reader collecting
     (duration,) = points(tel, "gen_ai.client.operation.duration", "metrics-bounded")
     assert duration.count == 5
+
+
+def test_each_instrument_keeps_the_attributes_the_conventions_give_it() -> None:
+    """The duration keeps error.type and the provider's response attributes; the time to first
+    chunk drops the latter; token usage drops both. None loses a key another instrument dropped
+    (opentelemetry-sdk 1.30 keeps the very dict it is given as the point's attributes)."""
+    reader = InMemoryMetricReader()
+    recorder = genai_metrics.GenAIMetrics("llmtel-attr-test", MeterProvider(metric_readers=[reader]))
+    pairs = (
+        ("gen_ai.operation.name", "chat"),
+        ("error.type", "APIConnectionError"),
+        ("openai.response.service_tier", "default"),
+        ("openai.response.system_fingerprint", "fp_1"),
+    )
+    recorder.record_call((0.5, 0.1, 12, 3, pairs, 1, 2, 1))
+    data = reader.get_metrics_data()
+    assert data is not None
+    seen = {
+        m.name: [dict(p.attributes) for p in m.data.data_points]
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name.startswith("gen_ai.")
+    }
+    assert seen["gen_ai.client.operation.duration"] == [dict(pairs)]
+    assert seen["gen_ai.client.operation.time_to_first_chunk"] == [dict(pairs[:2])]
+    usage = {"gen_ai.operation.name": "chat"}
+    assert sorted(seen["gen_ai.client.token.usage"], key=str) == sorted(
+        [{**usage, "gen_ai.token.type": "input"}, {**usage, "gen_ai.token.type": "output"}], key=str
+    )

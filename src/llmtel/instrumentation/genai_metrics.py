@@ -82,21 +82,22 @@ class GenAIMetrics:
 
     def _record(self, measurements: Measurements) -> None:
         duration, ttfc, input_tokens, output_tokens, pairs, trace_id, span_id, flags = measurements
-        attrs = dict(pairs)
         span_context = SpanContext(trace_id, span_id, is_remote=False, trace_flags=TraceFlags(flags))
         ctx = set_span_in_context(NonRecordingSpan(span_context))  # built here, off the request path
-        self.operation_duration.record(duration, attrs, context=ctx)
-        for key in semconv.DURATION_ONLY:
-            attrs.pop(key, None)
+        # Each instrument gets a dict of its own, never changed after: some SDKs keep the
+        # dict they are given as the point's attributes (1.30 does), so a later pop would change it.
+        self.operation_duration.record(duration, dict(pairs), context=ctx)
         if ttfc is not None:
+            attrs = {k: v for k, v in pairs if k not in semconv.DURATION_ONLY}
             self.time_to_first_chunk.record(ttfc, attrs, context=ctx)
         if input_tokens is None and output_tokens is None:
             return
-        attrs.pop(semconv.ERROR_TYPE, None)  # gen_ai.client.token.usage does not define error.type
+        # gen_ai.client.token.usage does not define error.type
+        usage = {k: v for k, v in pairs if k not in semconv.DURATION_ONLY and k != semconv.ERROR_TYPE}
         if input_tokens is not None:
-            self.token_usage.record(input_tokens, {**attrs, semconv.GEN_AI_TOKEN_TYPE: "input"}, context=ctx)
+            self.token_usage.record(input_tokens, {**usage, semconv.GEN_AI_TOKEN_TYPE: "input"}, context=ctx)
         if output_tokens is not None:
-            self.token_usage.record(output_tokens, {**attrs, semconv.GEN_AI_TOKEN_TYPE: "output"}, context=ctx)
+            self.token_usage.record(output_tokens, {**usage, semconv.GEN_AI_TOKEN_TYPE: "output"}, context=ctx)
 
     def record_waiting(self, options: CallbackOptions | None = None) -> Iterable[Observation]:
         """Record every queued call now; runs first in each collection, before storage is read."""

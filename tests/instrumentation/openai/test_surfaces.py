@@ -69,6 +69,26 @@ def test_plain_call_span_follows_genai_conventions(
         assert tel.metric_points(name), name
 
 
+def test_extra_body_is_part_of_what_the_span_says_was_asked(
+    server: ProviderServer, client: openai.OpenAI, tel: Telemetry
+) -> None:
+    """``extra_body`` goes out merged over the named parameters (an SDK too old for a parameter
+    leaves users no other way to send it); its ``Omit`` values are left out, as the SDK does."""
+    server.expect(CHAT, fx.chat("ok"))
+    client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=MESSAGES,
+        temperature=0.9,
+        extra_body={"temperature": 0.2, "service_tier": "flex", "top_k": 5, "seed": openai.Omit()},
+    )
+    sent = json.loads(server.received[0].body)
+    assert (sent["temperature"], sent["top_k"], "seed" in sent) == (0.2, 5, False)
+    attrs = tel.span("chat gpt-4o-mini").attributes
+    assert attrs["gen_ai.request.temperature"] == 0.2 and attrs["openai.request.service_tier"] == "flex"
+    params = json.loads(only_trace(tel).request_params_json)
+    assert (params.get("temperature"), params.get("top_k"), "seed" in params) == (0.2, 5, False)
+
+
 def test_secrets_never_recorded(server: ProviderServer, client: openai.OpenAI, tel: Telemetry) -> None:
     tel.configure(capture_content=True)
     server.expect(CHAT, fx.chat())

@@ -13,7 +13,7 @@ streaming responses, the Responses API and embeddings all go through ``request``
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
@@ -36,6 +36,13 @@ WrapperFn = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]],
 def _endpoint(provider: str, url: Any, metrics: GenAIMetrics) -> Endpoint:
     port = url.port or (443 if url.scheme == "https" else 80)
     return Endpoint(provider, {semconv.SERVER_ADDRESS: url.host, semconv.SERVER_PORT: port}, metrics)
+
+
+def sent_body(body: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON the SDK sends: ``extra_body`` merged over the named parameters, less the keys
+    set to ``Omit`` (the SDK's own merge), so the span and the row's parameters say what went out."""
+    merged = {**body, **extra}
+    return {k: v for k, v in merged.items() if type(v).__name__ != "Omit"}
 
 
 class ClientInstrumentation:
@@ -69,6 +76,9 @@ class ClientInstrumentation:
             if operation is None:
                 return None
             body = options.json_data if isinstance(options.json_data, dict) else {}
+            extra = getattr(options, "extra_json", None)
+            if extra and isinstance(extra, Mapping):
+                body = sent_body(body, extra)
             stream = bool(kwargs.get("stream", args[2] if len(args) > 2 else False))
             return ProviderCall.start(self.tracer, self.adapter, operation, body, stream, self._endpoint_of(client))
         except Exception as exc:
