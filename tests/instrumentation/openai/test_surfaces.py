@@ -321,6 +321,11 @@ def test_instrumenting_twice_is_a_noop(server: ProviderServer, client: openai.Op
 def test_uninstrument_restores_the_sdk(server: ProviderServer, client: openai.OpenAI, tel: Telemetry) -> None:
     OpenAIInstrumentor().uninstrument()
     try:
+        from openai.lib.streaming.chat import _completions
+
+        for cls in (openai.Stream, openai.AsyncStream, _completions.ChatCompletionStreamManager):
+            for name in ("close", "__exit__", "__aexit__"):
+                assert not hasattr(vars(cls).get(name), "__wrapped__"), (cls, name)
         server.expect(CHAT, fx.chat_stream("a"))
         stream = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
         assert type(stream) is openai.Stream

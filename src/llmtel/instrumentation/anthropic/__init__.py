@@ -23,6 +23,21 @@ class AnthropicInstrumentor(SdkInstrumentor):
     """``AnthropicInstrumentor().instrument()``; ``uninstrument()`` restores the SDK."""
 
     sdk = "anthropic"
+    stream_contexts = (
+        (
+            "anthropic.lib.streaming._messages",
+            ("MessageStream", "AsyncMessageStream", "MessageStreamManager", "AsyncMessageStreamManager"),
+        ),
+        (
+            "anthropic.lib.streaming._beta_messages",
+            (
+                "BetaMessageStream",
+                "BetaAsyncMessageStream",
+                "BetaMessageStreamManager",
+                "BetaAsyncMessageStreamManager",
+            ),
+        ),
+    )
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return ("anthropic >= 0.50, < 3",)

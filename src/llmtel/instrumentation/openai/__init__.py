@@ -24,6 +24,21 @@ class OpenAIInstrumentor(SdkInstrumentor):
         ("openai.lib.streaming.chat._completions", ("ChatCompletionStream", "AsyncChatCompletionStream")),
         ("openai.lib.streaming.responses._responses", ("ResponseStream", "AsyncResponseStream")),
     )
+    stream_contexts = (
+        (
+            "openai.lib.streaming.chat._completions",
+            (
+                "ChatCompletionStream",
+                "AsyncChatCompletionStream",
+                "ChatCompletionStreamManager",
+                "AsyncChatCompletionStreamManager",
+            ),
+        ),
+        (
+            "openai.lib.streaming.responses._responses",
+            ("ResponseStream", "AsyncResponseStream", "ResponseStreamManager", "AsyncResponseStreamManager"),
+        ),
+    )
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return ("openai >= 1.66, < 4",)  # the Responses API

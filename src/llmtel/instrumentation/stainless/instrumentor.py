@@ -1,14 +1,15 @@
 """The instrumentor both SDK integrations share: wrap the Stainless base client, undo on uninstrument.
 
-A subclass names its SDK module, its adapter, and the SDK helper streams whose ``close``
-bypasses the raw stream they iterate (their ``close`` is wrapped like the streams' own).
+A subclass names its SDK module, its adapter, the SDK helper streams whose ``close``
+bypasses the raw stream they iterate (their ``close`` is wrapped like the streams' own), and
+the helper streams and managers whose ``__exit__`` can carry the app's error (``exiting``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from opentelemetry import trace
@@ -21,12 +22,27 @@ from llmtel.instrumentation import processor
 from llmtel.instrumentation.genai_metrics import SCHEMA_URL, metrics_for
 from llmtel.instrumentation.selftelemetry import report_error
 from llmtel.instrumentation.stainless.client_hooks import ClientInstrumentation, build_request, process_response
-from llmtel.instrumentation.stainless.stream_watch import closing
+from llmtel.instrumentation.stainless.stream_watch import closing, exiting
+
+Where = tuple[tuple[str, tuple[str, ...]], ...]  # (module, class names) pairs
+
+
+def _classes(*where: tuple[str, tuple[str, ...]]) -> Iterator[tuple[Any, str]]:
+    """(module, class name) for each named class this SDK version has."""
+    for module_name, names in where:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        for name in names:
+            if hasattr(module, name):
+                yield module, name
 
 
 class SdkInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     sdk: str = ""
-    helper_streams: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    helper_streams: Where = ()
+    stream_contexts: Where = ()
 
     def instrumentation_dependencies(self) -> Collection[str]:
         raise NotImplementedError
@@ -67,14 +83,12 @@ class SdkInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._wrap(base, "AsyncAPIClient._process_response", process_response)
         self._wrap(streaming, "Stream.close", closing)
         self._wrap(streaming, "AsyncStream.close", closing)
-        for module_name, classes in self.helper_streams:
-            try:
-                module = importlib.import_module(module_name)
-            except ImportError:
-                continue
-            for cls in classes:
-                if hasattr(module, cls):
-                    self._wrap(module, f"{cls}.close", closing)
+        for module, cls in _classes(*self.helper_streams):
+            self._wrap(module, f"{cls}.close", closing)
+        for module, cls in _classes((streaming.__name__, ("Stream", "AsyncStream")), *self.stream_contexts):
+            for method in ("__exit__", "__aexit__"):
+                if method in vars(getattr(module, cls)):
+                    self._wrap(module, f"{cls}.{method}", exiting)
         self.after_instrument(base)
 
     def _wrap(self, module: Any, name: str, wrapper: Any) -> None:

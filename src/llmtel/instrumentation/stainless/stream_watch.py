@@ -6,13 +6,14 @@ event through ``self._iterator``), so the app's object is not a proxy: ``type()`
 ``isinstance`` hold and each event costs one generator step and a list append. Events
 are read in batches of ``FOLD`` (and at the end), which bounds what is held per stream.
 
-Ways out: exhausted, ``close()`` (the SDKs' ``close`` is wrapped, see sdkwrap), context-
-manager exit, exception mid-stream, task cancellation, garbage collection of a stream that
-was never read (the state's ``__del__``) or was left half read (generator close), and the end
-of the task reading an async stream: a task cancelled while it works between two chunks leaves
-the generator suspended, and without that the call would end only when a garbage collection
-found the stream. (A stream handed to another task after its first chunk ends with the
-task that read that chunk.)
+Ways out: exhausted, ``close()`` (the SDKs' ``close`` is wrapped, see the instrumentor),
+context-manager exit (with the app's error when it raised inside ``with``), exception
+mid-stream, task cancellation, garbage collection of a stream that was never read (the
+state's ``__del__``) or was left half read (generator close), and the end of the task reading
+an async stream: a task cancelled while it works between two chunks leaves the generator
+suspended, and without that the call would end only when a garbage collection found the
+stream. (A stream handed to another task after its first chunk ends with the task that read
+that chunk.)
 """
 
 from __future__ import annotations
@@ -135,13 +136,24 @@ def watch(stream: Any, pc: ProviderCall, acc: Accumulator, is_async: bool) -> An
     return stream
 
 
-def finish_stream(stream: Any) -> None:
-    """Finish the call behind ``stream``, or behind the raw stream an SDK helper reads."""
+def _state_of(stream: Any) -> StreamCall | None:
+    """The call behind ``stream``: its own, that of the raw stream an SDK helper reads, or, for a
+    helper's context manager, that of the helper stream it made (its private ``__stream``)."""
     state = getattr(stream, ATTRIBUTE, None)
     if state is None:
         state = getattr(getattr(stream, "_raw_stream", None), ATTRIBUTE, None)
-    if isinstance(state, StreamCall):
-        state.finish()
+    if state is None:
+        made = [v for k, v in getattr(stream, "__dict__", {}).items() if k.endswith("__stream")]
+        if made and made[0] is not None:
+            return _state_of(made[0])
+    return state if isinstance(state, StreamCall) else None
+
+
+def finish_stream(stream: Any, error: BaseException | None = None) -> None:
+    """Finish the call behind ``stream`` (a no-op once it is finished)."""
+    state = _state_of(stream)
+    if state is not None:
+        state.finish(error=error)
 
 
 def closing(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -158,3 +170,17 @@ def closing(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], k
         return then_finish()
     finish_stream(instance)
     return result
+
+
+def exiting(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Wrapper for the streams' and their managers' ``__exit__``/``__aexit__``: the app raising
+    inside ``with stream:`` ends the call with that error (``error.type``, an error row) before
+    the exit closes the stream, which would end it as merely incomplete. The app's exception
+    goes on unchanged; a stream read to its end was finished already and stays a success."""
+    error = args[1] if len(args) > 1 else None
+    if isinstance(error, BaseException) and not isinstance(error, GeneratorExit):
+        try:
+            finish_stream(instance, error)
+        except Exception as exc:
+            report_error("stream.exit", exc)
+    return wrapped(*args, **kwargs)
