@@ -237,3 +237,51 @@ def test_unwritable_paths_fail_at_configure(tmp_path: Path, variable: str, store
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"llmtel.instrumentation.config.ConfigError: {variable}=")
     assert last.endswith("is not a writable directory: Not a directory")
+
+
+def test_an_instrumentor_alone_follows_the_content_variable_at_each_instrument(tmp_path: Path) -> None:
+    """The BaseInstrumentor contract the official suites rely on: ``instrument(tracer_provider=,
+    meter_provider=)`` with no ``configure()`` is a complete instrumentation, and each
+    ``instrument()`` reads OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT anew; an app's own
+    ``configure(capture_content=...)`` is not overridden."""
+    code = """
+    import os
+    import openai
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from llmtel.instrumentation import configure
+    from llmtel.instrumentation.openai import OpenAIInstrumentor
+    from llmtel.loopback import ProviderServer
+    from llmtel.loopback import openai_replies as fx
+
+    def captured(content_env):
+        if content_env is None:
+            os.environ.pop("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", None)
+        else:
+            os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = content_env
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        OpenAIInstrumentor().instrument(tracer_provider=provider)
+        try:
+            server.expect("/v1/chat/completions", fx.chat("ok"))
+            client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+        finally:
+            OpenAIInstrumentor().uninstrument()
+        [span] = exporter.get_finished_spans()
+        return "gen_ai.input.messages" in span.attributes
+
+    with ProviderServer() as server:
+        client = openai.OpenAI(base_url=server.url + "/v1", api_key="k", max_retries=0)
+        print(captured("span_only"), captured(None), captured("true"))
+    """
+    result = run_app(tmp_path, code, LLMTEL_CLICKHOUSE_URL="jsonl://./out")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == "True False True"
+    configured = code.replace(
+        "    with ProviderServer()", "    configure(capture_content=False, instrument=())\n    with ProviderServer()"
+    )
+    result = run_app(tmp_path, configured, LLMTEL_CLICKHOUSE_URL="jsonl://./out")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == "False False False"

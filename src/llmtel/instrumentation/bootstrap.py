@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import FrameType
 from typing import Any
 
@@ -31,9 +31,17 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from wrapt import register_post_import_hook
 
 from llmtel.instrumentation import active, budget
-from llmtel.instrumentation.config import INSTRUMENTORS, ConfigError, Settings, redacted_url, unknown_variables
+from llmtel.instrumentation.config import (
+    INSTRUMENTORS,
+    ConfigError,
+    Settings,
+    capture_content_from,
+    redacted_url,
+    unknown_variables,
+)
 from llmtel.instrumentation.pricing import load_prices
 from llmtel.instrumentation.processor import ProviderTraceProcessor
+from llmtel.instrumentation.processor import wanted as processor_wanted
 from llmtel.instrumentation.selftelemetry import logger, report_error
 from llmtel.instrumentation.sinks import PayloadSink, TraceSink
 
@@ -52,6 +60,7 @@ class Handle:
     sink: TraceSink | None = None
     instrumentors: list[Any] = field(default_factory=list)
     owns_tracer_provider: bool = False
+    by_instrumentor: bool = False  # made by an instrumentor's instrument(), not by the app
 
     def flush(self, timeout: float | None = None) -> bool:
         """Export finished spans and write queued provider traces now."""
@@ -198,6 +207,25 @@ def _install_sigterm_flush(handle: Handle) -> None:
             os.kill(os.getpid(), signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def configure_for_instrumentor() -> None:
+    """An instrumentor's ``instrument()`` when the app did not call ``configure()``: configure
+    from the environment (``instrument()`` alone is a complete instrumentation). Called again
+    (instrument after uninstrument), the content-capture variable is read anew, as the official
+    instrumentors read it at each ``instrument()``; an app's own ``configure()`` is left alone."""
+    if _handle is None:
+        if not processor_wanted():  # a processor the app installed itself counts as configured
+            configure(instrument=())
+            if _handle is not None:
+                _handle.by_instrumentor = True
+    elif _handle.by_instrumentor:
+        capture = capture_content_from(os.environ.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"))
+        current = active.setup
+        if current.settings.capture_content != capture:
+            settings = replace(current.settings, capture_content=capture)
+            active.install(replace(current, settings=settings))
+            _handle.settings = settings
 
 
 def configure(**overrides: Any) -> Handle:

@@ -88,12 +88,12 @@ class GenAIMetrics:
         # dict they are given as the point's attributes (1.30 does), so a later pop would change it.
         self.operation_duration.record(duration, dict(pairs), context=ctx)
         if ttfc is not None:
-            attrs = {k: v for k, v in pairs if k not in semconv.DURATION_ONLY}
+            attrs = {k: v for k, v in pairs if k not in semconv.NOT_ON_FIRST_CHUNK}
             self.time_to_first_chunk.record(ttfc, attrs, context=ctx)
         if input_tokens is None and output_tokens is None:
             return
         # gen_ai.client.token.usage does not define error.type
-        usage = {k: v for k, v in pairs if k not in semconv.DURATION_ONLY and k != semconv.ERROR_TYPE}
+        usage = {k: v for k, v in pairs if k != semconv.ERROR_TYPE}
         if input_tokens is not None:
             self.token_usage.record(input_tokens, {**usage, semconv.GEN_AI_TOKEN_TYPE: "input"}, context=ctx)
         if output_tokens is not None:

@@ -51,8 +51,9 @@ OPENAI_RESPONSE_SYSTEM_FINGERPRINT: Final = "openai.response.system_fingerprint"
 METRIC_TOKEN_USAGE: Final = "gen_ai.client.token.usage"
 METRIC_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"
 METRIC_TIME_TO_FIRST_CHUNK: Final = "gen_ai.client.operation.time_to_first_chunk"
-# Response attributes that only gen_ai.client.operation.duration adds (OpenAI's refinement of it)
-DURATION_ONLY: Final = (OPENAI_RESPONSE_SERVICE_TIER, OPENAI_RESPONSE_SYSTEM_FINGERPRINT)
+# Response attributes OpenAI's refinements of the duration and token usage metrics add, which
+# the time to first chunk does not define
+NOT_ON_FIRST_CHUNK: Final = (OPENAI_RESPONSE_SERVICE_TIER, OPENAI_RESPONSE_SYSTEM_FINGERPRINT)
 
 # llmtel context attributes (stamped at span start so samplers can use them)
 LLMTEL_AGENT_ID: Final = "llmtel.agent_id"

@@ -358,6 +358,21 @@ async def test_async_stream_cancelled(server: ProviderServer, aclient: openai.As
 
 
 @needs_chat_helpers
+async def test_an_async_close_not_awaited_still_ends_the_call(
+    server: ProviderServer, aclient: openai.AsyncOpenAI, tel: Telemetry
+) -> None:
+    """``stream.close()`` without ``await`` (an app bug the SDK forgives by closing at garbage
+    collection) ends the call at once, and the app gets the SDK's own coroutine back."""
+    server.expect(CHAT, fx.chat_stream("a", "b", "c"))
+    stream = await aclient.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+    async for _ in stream:
+        break
+    pending = stream.close()
+    assert only_trace(tel).finish_reasons == ["incomplete"]
+    assert pending.cr_code.co_qualname == "AsyncStream.close"
+    await pending
+
+
 async def test_async_raw_and_helpers(server: ProviderServer, aclient: openai.AsyncOpenAI, tel: Telemetry) -> None:
     server.expect(CHAT, fx.chat("raw"), fx.chat_stream("s1", "s2"), fx.chat("streamed"))
     raw = await aclient.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MESSAGES)
@@ -412,6 +427,15 @@ def test_embeddings(server: ProviderServer, client: openai.OpenAI, tel: Telemetr
     record = only_trace(tel)
     assert (record.operation, record.input_tokens, record.output_tokens) == ("embeddings", 4, None)
     assert record.cost_usd == pytest.approx(4 * 0.02 / 1e6)
+    # the requested dimension count is on the metrics too, as the official instrumentation gives it
+    for metric in ("gen_ai.client.operation.duration", "gen_ai.client.token.usage"):
+        [point] = [
+            p
+            for p in tel.metric_points(metric)
+            if p.attributes.get("gen_ai.operation.name") == "embeddings"
+            and p.attributes.get("gen_ai.embeddings.dimension.count") == 2
+        ]
+        assert point.attributes["gen_ai.request.model"] == "text-embedding-3-small"
 
 
 def test_an_instrumentor_given_its_own_providers_reports_to_them(

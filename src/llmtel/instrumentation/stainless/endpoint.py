@@ -8,7 +8,7 @@ from opentelemetry.util.types import AttributeValue
 
 from llmtel.instrumentation import genai_metrics, semconv
 
-_SetKey = tuple[str, str | None, str | None, str | None, tuple[tuple[str, str], ...]]
+_SetKey = tuple[str, str | None, str | None, str | None, tuple[tuple[str, AttributeValue], ...]]
 
 
 class Endpoint:
@@ -34,10 +34,11 @@ class Endpoint:
         request_model: str | None,
         response_model: str | None,
         error_type: str | None,
-        response_attributes: tuple[tuple[str, str], ...],
+        response_attributes: tuple[tuple[str, AttributeValue], ...],
     ) -> genai_metrics.AttributePairs:
         """The attribute set of a call's measurements, with ``response_attributes`` (the provider's
-        own, see LLMCall), which the recorder keeps on the duration only (semconv.DURATION_ONLY)."""
+        own, see LLMCall, and the request's that metrics carry), which the recorder leaves off the
+        time to first chunk (semconv.NOT_ON_FIRST_CHUNK)."""
         key = (operation, request_model, response_model, error_type, response_attributes)
         found = self._metric_sets.get(key)
         if found is None:

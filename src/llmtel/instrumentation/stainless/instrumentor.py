@@ -51,13 +51,12 @@ class SdkInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         raise NotImplementedError
 
     def _instrument(self, **kwargs: Any) -> None:
-        if not processor.wanted():  # opentelemetry-instrument: nobody called configure()
-            from llmtel.instrumentation.bootstrap import configure
+        from llmtel.instrumentation.bootstrap import configure_for_instrumentor
 
-            try:
-                configure(instrument=())
-            except Exception as exc:
-                report_error(f"{self.sdk}.auto_configure", exc)
+        try:
+            configure_for_instrumentor()  # opentelemetry-instrument, or instrument() alone
+        except Exception as exc:
+            report_error(f"{self.sdk}.auto_configure", exc)
         scope = processor.SCOPE_PREFIX + self.sdk
         tracer = trace.get_tracer(scope, __version__, kwargs.get("tracer_provider"), schema_url=SCHEMA_URL)
         metrics = metrics_for(scope, kwargs.get("meter_provider"))

@@ -101,6 +101,7 @@ class ProviderCall:
         "ended",
         "endpoint",
         "http_response",
+        "metric_request",
         "recorded",
         "span",
         "start_ns",
@@ -121,6 +122,9 @@ class ProviderCall:
         self.http_response: Any = None
         self.budget: SpanBudget | None = None
         self.content: dict[str, AttributeValue] = {}  # input content, set with the response attributes
+        # Request attributes the metrics carry too (an embeddings call's dimension count, as the
+        # official instrumentation gives it); a pair each, part of the metric set's key.
+        self.metric_request: tuple[tuple[str, AttributeValue], ...] = ()
         self._lock = threading.Lock()
 
     @classmethod
@@ -164,6 +168,9 @@ class ProviderCall:
             call.request_params, call.params_of = dict(body), adapter.request_params  # picked on the writer thread
         capture = recording and active.setup.settings.capture_content
         pc = cls(adapter, span, call, endpoint, capture, recorded)
+        dimensions = attributes.get(semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT)
+        if dimensions is not None:
+            pc.metric_request = ((semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT, dimensions),)
         if capture:  # converted now (the app may change its messages later), set at the end
             try:
                 pc.budget = new_budget(_size(attributes))
@@ -263,7 +270,7 @@ class ProviderCall:
             call.request_model,
             call.response_model,
             None if error is None else type(error).__qualname__,
-            call.response_attributes,
+            call.response_attributes + self.metric_request if self.metric_request else call.response_attributes,
         )
         start = self.start_ns
         self.endpoint.metrics.record_call(

@@ -19,7 +19,6 @@ that chunk.)
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Final
 
@@ -157,19 +156,15 @@ def finish_stream(stream: Any, error: BaseException | None = None) -> None:
 
 
 def closing(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Wrapper for the streams' ``close``: closing a stream before its end finishes the call."""
-    result = wrapped(*args, **kwargs)
-    if inspect.isawaitable(result):
-
-        async def then_finish() -> Any:
-            try:
-                return await result
-            finally:
-                finish_stream(instance)
-
-        return then_finish()
-    finish_stream(instance)
-    return result
+    """Wrapper for the streams' ``close``: closing a stream before its end finishes the call.
+    An async ``close`` finishes it when called, not when awaited: apps that call it without
+    ``await`` (the SDK then never closes) still end the call there, and the SDK's own
+    coroutine is what they get back."""
+    try:
+        finish_stream(instance)
+    except Exception as exc:
+        report_error("stream.close", exc)
+    return wrapped(*args, **kwargs)
 
 
 def exiting(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
