@@ -25,19 +25,8 @@ class OpenAIInstrumentor(SdkInstrumentor):
         ("openai.lib.streaming.responses._responses", ("ResponseStream", "AsyncResponseStream")),
     )
     stream_contexts = (
-        (
-            "openai.lib.streaming.chat._completions",
-            (
-                "ChatCompletionStream",
-                "AsyncChatCompletionStream",
-                "ChatCompletionStreamManager",
-                "AsyncChatCompletionStreamManager",
-            ),
-        ),
-        (
-            "openai.lib.streaming.responses._responses",
-            ("ResponseStream", "AsyncResponseStream", "ResponseStreamManager", "AsyncResponseStreamManager"),
-        ),
+        ("openai.lib.streaming.chat._completions", ("ChatCompletionStreamManager", "AsyncChatCompletionStreamManager")),
+        ("openai.lib.streaming.responses._responses", ("ResponseStreamManager", "AsyncResponseStreamManager")),
     )
 
     def instrumentation_dependencies(self) -> Collection[str]:

@@ -2,7 +2,9 @@
 
 A subclass names its SDK module, its adapter, the SDK helper streams whose ``close``
 bypasses the raw stream they iterate (their ``close`` is wrapped like the streams' own), and
-the helper streams and managers whose ``__exit__`` can carry the app's error (``exiting``).
+the other classes whose ``__exit__`` can carry the app's error (``exiting``): helper streams
+that close through their raw stream, and the helpers' context managers. Every stream's and
+helper stream's ``__exit__`` is wrapped too.
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ class SdkInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._wrap(streaming, "AsyncStream.close", closing)
         for module, cls in _classes(*self.helper_streams):
             self._wrap(module, f"{cls}.close", closing)
-        for module, cls in _classes((streaming.__name__, ("Stream", "AsyncStream")), *self.stream_contexts):
+        streams = (streaming.__name__, ("Stream", "AsyncStream"))
+        for module, cls in _classes(streams, *self.helper_streams, *self.stream_contexts):
             for method in ("__exit__", "__aexit__"):
                 if method in vars(getattr(module, cls)):
                     self._wrap(module, f"{cls}.{method}", exiting)
