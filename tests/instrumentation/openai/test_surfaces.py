@@ -357,7 +357,6 @@ async def test_async_stream_cancelled(server: ProviderServer, aclient: openai.As
     assert json.loads(record.response_json)["choices"][0]["message"]["content"] == "".join(got)
 
 
-@needs_chat_helpers
 async def test_an_async_close_not_awaited_still_ends_the_call(
     server: ProviderServer, aclient: openai.AsyncOpenAI, tel: Telemetry
 ) -> None:
@@ -373,6 +372,7 @@ async def test_an_async_close_not_awaited_still_ends_the_call(
     await pending
 
 
+@needs_chat_helpers
 async def test_async_raw_and_helpers(server: ProviderServer, aclient: openai.AsyncOpenAI, tel: Telemetry) -> None:
     server.expect(CHAT, fx.chat("raw"), fx.chat_stream("s1", "s2"), fx.chat("streamed"))
     raw = await aclient.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MESSAGES)
