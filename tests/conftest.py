@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry import metrics, trace
+from opentelemetry import _logs, metrics, trace
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
@@ -27,7 +29,7 @@ from llmtel.instrumentation.openai import OpenAIInstrumentor
 from llmtel.instrumentation.processor import ProviderTraceProcessor
 from llmtel.loopback import ProviderServer
 from tests.support.clickhouse_standin import ClickHouseStandIn, Faults
-from tests.support.telemetry import ProbeSampler, Telemetry
+from tests.support.telemetry import InMemoryLogExporter, ProbeSampler, Telemetry
 
 # An embedded store's owner process leaves after this long idle (120 s for apps): tests make many
 # stores, and their owners (one engine each) should not outlive them by much.
@@ -41,6 +43,10 @@ _provider.add_span_processor(ProviderTraceProcessor())
 _provider.add_span_processor(SimpleSpanProcessor(_exporter))
 trace.set_tracer_provider(_provider)
 metrics.set_meter_provider(MeterProvider(metric_readers=[_reader]))
+_log_exporter = InMemoryLogExporter()
+_logger_provider = LoggerProvider()
+_logger_provider.add_log_record_processor(SimpleLogRecordProcessor(_log_exporter))
+_logs.set_logger_provider(_logger_provider)
 
 
 @pytest.fixture
@@ -49,9 +55,10 @@ def tel() -> Iterator[Telemetry]:
     active.install(active.Setup(Settings(), payload_sink=sink, trace_sink=sink))
     budget.forget_offered()
     _exporter.clear()
+    _log_exporter.clear()
     sampler.inner = ParentBased(ALWAYS_ON)
     sampler.seen.clear()
-    yield Telemetry(_exporter, _reader, sink, _provider, sampler)
+    yield Telemetry(_exporter, _reader, sink, _provider, sampler, _log_exporter)
     sampler.inner = ParentBased(ALWAYS_ON)
     _exporter.clear()
 

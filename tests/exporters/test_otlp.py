@@ -15,6 +15,7 @@ import pytest
 
 from llmtel.exporters.clickhouse.location import connect, parse_location
 from llmtel.exporters.clickhouse.reader import TraceReader
+from llmtel.instrumentation import genai_events
 from llmtel.loopback import ProviderServer
 from llmtel.loopback import openai_replies as ofx
 from tests.support.clickhouse_standin import ClickHouseStandIn
@@ -126,3 +127,44 @@ def test_without_a_budget_the_collector_refuses_the_whole_batch(protocol: str, r
         assert "RESOURCE_EXHAUSTED" in done.stderr
     else:
         assert receiver.refused and receiver.refused[0] > 20 << 20
+
+
+@pytest.mark.skipif(not genai_events.SUPPORTED, reason="GenAI events need opentelemetry-api >= 1.35")
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_genai_events_go_out_over_otlp_logs_within_budget(
+    protocol: str, receiver: OTLPReceiver, provider_server: ProviderServer, tmp_path: Path
+) -> None:
+    """``configure()`` with the event content mode and an OTLP endpoint: a logger provider of its
+    own exports each call's GenAI event, its 5 MB prompt a structured preview and a ``_ref``
+    (the collector's 4 MiB limit holds for logs too), in the call's trace."""
+    receiver.reset()
+    provider_server.reset()
+    provider_server.always("/v1/chat/completions", ofx.chat("ok"))
+    done = run_app(
+        ["budgeted", "3"],
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint(protocol),
+            "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
+            "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "event_only",
+            "LLMTEL_CLICKHOUSE_URL": f"jsonl://{tmp_path / 'rows'}",
+            "LLMTEL_SPOOL_DIR": str(tmp_path / "spool"),
+            "PROVIDER_URL": provider_server.url,
+            "SECRET_KEY": SECRET,
+        },
+    )
+    provider_server.reset()
+    assert done.returncode == 0, done.stderr[-3000:]
+    events = [r for r in receiver.logs if r.event_name == "gen_ai.client.inference.operation.details"]
+    assert len(events) == 3
+    spans = {s.span_id: s for s in receiver.spans if s.name == "chat gpt-4o-mini"}
+    for event in events:
+        assert event.ByteSize() <= 16 * 1024
+        values = {kv.key: kv.value for kv in event.attributes}
+        assert values["gen_ai.input.messages_ref"].string_value.startswith("llmtel://llm_payloads/")
+        [message] = values["gen_ai.input.messages"].array_value.values
+        fields = {kv.key: kv.value for kv in message.kvlist_value.values}
+        assert fields["role"].string_value == "user"
+        [output] = values["gen_ai.output.messages"].array_value.values
+        assert {kv.key: kv.value for kv in output.kvlist_value.values}["finish_reason"].string_value == "stop"
+        assert "gen_ai.input.messages" not in {kv.key for kv in spans[event.span_id].attributes}
+        assert event.trace_id == spans[event.span_id].trace_id

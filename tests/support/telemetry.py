@@ -17,6 +17,11 @@ from llmtel.instrumentation import InMemorySink, ProviderTrace, active
 from llmtel.instrumentation.anthropic import AnthropicInstrumentor
 from llmtel.instrumentation.openai import OpenAIInstrumentor
 
+try:  # the SDK renamed it in 1.39 and deprecates the old name
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter as InMemoryLogExporter
+except ImportError:  # the declared floor, 1.30
+    from opentelemetry.sdk._logs.export import InMemoryLogExporter  # type: ignore[attr-defined,no-redef]
+
 
 @dataclass
 class Telemetry:
@@ -25,6 +30,7 @@ class Telemetry:
     sink: InMemorySink
     provider: TracerProvider
     sampler: ProbeSampler
+    log_exporter: InMemoryLogExporter
 
     def spans(self) -> list[ReadableSpan]:
         return list(self.exporter.get_finished_spans())
@@ -33,6 +39,10 @@ class Telemetry:
         found = [s for s in self.spans() if s.name == name]
         assert len(found) == 1, f"expected one span {name!r}, got {[s.name for s in self.spans()]}"
         return found[0]
+
+    def events(self) -> list[Any]:
+        """The log records (GenAI events) emitted in this test, as the SDK recorded them."""
+        return [finished.log_record for finished in self.log_exporter.get_finished_logs()]
 
     def traces(self) -> list[ProviderTrace]:
         return list(self.sink.traces)
@@ -53,6 +63,7 @@ class Telemetry:
     def reset(self) -> None:
         """Forget spans and provider traces recorded so far in this test."""
         self.exporter.clear()
+        self.log_exporter.clear()
         self.sink.traces.clear()
 
     def configure(self, **changes: Any) -> None:

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field, replace
 from types import FrameType
 from typing import Any
 
-from opentelemetry import metrics, trace
+from opentelemetry import _logs, metrics, trace
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
@@ -35,7 +37,7 @@ from llmtel.instrumentation.config import (
     INSTRUMENTORS,
     ConfigError,
     Settings,
-    capture_content_from,
+    content_settings,
     redacted_url,
     unknown_variables,
 )
@@ -56,6 +58,7 @@ class Handle:
     settings: Settings
     tracer_provider: TracerProvider | None = None
     meter_provider: MeterProvider | None = None
+    logger_provider: LoggerProvider | None = None  # made for the GenAI events
     processor: ProviderTraceProcessor | None = None
     sink: TraceSink | None = None
     instrumentors: list[Any] = field(default_factory=list)
@@ -70,6 +73,8 @@ class Handle:
             ok = self.tracer_provider.force_flush(millis) and ok
         if self.meter_provider is not None:
             ok = self.meter_provider.force_flush(millis) and ok
+        if self.logger_provider is not None:
+            ok = self.logger_provider.force_flush(millis) and ok
         return ok
 
     def shutdown(self) -> None:
@@ -101,7 +106,10 @@ class Handle:
             steps.append(("spans", spans))
         if meter_provider is not None:
             steps.append(("metrics", lambda: meter_provider.shutdown(timeout_millis=millis())))
+        if self.logger_provider is not None:
+            steps.append(("events", self.logger_provider.shutdown))
         self.processor = self.tracer_provider = self.meter_provider = None  # a second call has nothing to do
+        self.logger_provider = None
         threads = [
             threading.Thread(target=_step, args=step, name=f"llmtel-shutdown-{step[0]}", daemon=True) for step in steps
         ]
@@ -155,6 +163,24 @@ def _meter_provider() -> MeterProvider | None:
         return None
     provider = MeterProvider(metric_readers=[PeriodicExportingMetricReader(e) for e in exporters])
     metrics.set_meter_provider(provider)
+    return provider
+
+
+def _logger_provider(settings: Settings) -> LoggerProvider | None:
+    """A logger provider for the GenAI events, when they are on, the app set none, and the
+    environment names a log exporter (``OTEL_LOGS_EXPORTER``, an OTLP endpoint, the console)."""
+    if not settings.emit_events or isinstance(_logs.get_logger_provider(), LoggerProvider):
+        return None
+    from llmtel.exporters.otlp import log_exporters
+
+    exporters = log_exporters(console=settings.console)
+    if not exporters:
+        return None
+    attrs = {"service.name": settings.service_name} if settings.service_name else {}
+    provider = LoggerProvider(resource=Resource.create(attrs), shutdown_on_exit=False)
+    for exporter in exporters:
+        provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+    _logs.set_logger_provider(provider)
     return provider
 
 
@@ -212,18 +238,17 @@ def _install_sigterm_flush(handle: Handle) -> None:
 def configure_for_instrumentor() -> None:
     """An instrumentor's ``instrument()`` when the app did not call ``configure()``: configure
     from the environment (``instrument()`` alone is a complete instrumentation). Called again
-    (instrument after uninstrument), the content-capture variable is read anew, as the official
-    instrumentors read it at each ``instrument()``; an app's own ``configure()`` is left alone."""
+    (instrument after uninstrument), the content-capture and event variables are read anew, as the
+    official instrumentors read them at each ``instrument()``; an app's own ``configure()`` is left alone."""
     if _handle is None:
         if not processor_wanted():  # a processor the app installed itself counts as configured
             configure(instrument=())
             if _handle is not None:
                 _handle.by_instrumentor = True
     elif _handle.by_instrumentor:
-        capture = capture_content_from(os.environ.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"))
         current = active.setup
-        if current.settings.capture_content != capture:
-            settings = replace(current.settings, capture_content=capture)
+        settings = replace(current.settings, **content_settings(os.environ))
+        if settings != current.settings:
             active.install(replace(current, settings=settings))
             _handle.settings = settings
 
@@ -253,6 +278,7 @@ def configure(**overrides: Any) -> Handle:
             return _handle
         provider, owned = _tracer_provider(settings)
         meter_provider = _meter_provider()
+        logger_provider = _logger_provider(settings)
         from llmtel.exporters.stores import open_store  # the one place instrumentation reaches exporters
 
         sink = open_store(settings)
@@ -267,7 +293,9 @@ def configure(**overrides: Any) -> Handle:
         budget.forget_offered()
         processor = ProviderTraceProcessor(sink)
         provider.add_span_processor(processor)
-        handle = Handle(settings, provider, meter_provider, processor, sink, owns_tracer_provider=owned)
+        handle = Handle(
+            settings, provider, meter_provider, logger_provider, processor, sink, owns_tracer_provider=owned
+        )
         handle.instrumentors = _instrument(settings, provider)
         _install_sigterm_flush(handle)
         atexit.register(handle.shutdown)  # after the writers' own exit flush was registered: runs first

@@ -183,20 +183,23 @@ def redacted_text(kind: str, value: str | None) -> str | None:
 
 
 def fit(
-    out: MutableMapping[str, AttributeValue],
+    out: MutableMapping[str, Any],
     key: str,
     text: str,
     budget: SpanBudget,
     tree: Callable[[], Any] | None = None,
+    structured: bool = False,
 ) -> None:
     """Put JSON ``text`` under ``key`` in ``out`` within both budgets, offloading if it is too big.
 
     ``tree`` gives the JSON-safe value for the preview when it is cheaper than parsing ``text``.
+    ``structured`` puts the value (or its preview) as the JSON it holds, not as text: a log
+    event's attributes take maps and lists, and parsed text is only what the SDK accepts.
     """
     size = utf8_len(text)
     max_attr = active.setup.settings.max_attribute_bytes
     if size <= max_attr and len(key) + size <= budget.remaining:
-        out[key] = text
+        out[key] = json.loads(text) if structured else text
         budget.remaining -= len(key) + size
         return
     try:
@@ -211,10 +214,10 @@ def fit(
         except Exception:
             return text
 
-    _put_preview(out, key, ref, budget, tree_of, size)
+    _put_preview(out, key, ref, budget, tree_of, size, structured)
 
 
-def fit_tree(out: MutableMapping[str, AttributeValue], key: str, value: Any, budget: SpanBudget) -> None:
+def fit_tree(out: MutableMapping[str, Any], key: str, value: Any, budget: SpanBudget, structured: bool = False) -> None:
     """Encode and :func:`fit` one Python value; one of at least LATE_BYTES is previewed from the
     value itself and offloaded to be encoded on the sink's thread, never read whole here. Its
     queue charge is the floor counted up to there (one long string: its whole length): counting
@@ -222,19 +225,20 @@ def fit_tree(out: MutableMapping[str, AttributeValue], key: str, value: Any, bud
     request body, which holds them, is charged whole on the same queue."""
     floor = size_floor(value, LATE_BYTES)
     if floor < LATE_BYTES:
-        fit(out, key, encode(value), budget)
+        fit(out, key, encode(value), budget, structured=structured)
         return
     ref = offload_late(value, floor)
-    _put_preview(out, key, ref, budget, lambda: value, floor)
+    _put_preview(out, key, ref, budget, lambda: value, floor, structured)
 
 
 def _put_preview(
-    out: MutableMapping[str, AttributeValue],
+    out: MutableMapping[str, Any],
     key: str,
     ref: str | None,
     budget: SpanBudget,
     tree: Callable[[], Any],
     size: int,
+    structured: bool = False,
 ) -> None:
     """An offloaded value's preview under ``key`` and its ``ref`` under ``<key>_ref``, in what the
     budget has left; counted as dropped when not even a short preview fits."""
@@ -246,7 +250,7 @@ def _put_preview(
         attributes_dropped.add(1)
         return
     shown = preview(tree(), room, size)
-    out[key] = shown
+    out[key] = json.loads(shown) if structured else shown
     if ref is not None:
         out[ref_key] = ref
     budget.remaining -= len(key) + utf8_len(shown) + ref_cost

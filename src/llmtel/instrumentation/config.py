@@ -132,12 +132,43 @@ def unknown_variables(env: Mapping[str, str]) -> list[str]:
     return lines
 
 
+CONTENT_VARIABLE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+EVENTS_VARIABLE = "OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT"
+
+
 def capture_content_from(raw: str | None) -> bool:
     """OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: true, or a span-carrying mode, turns it on."""
     if raw is None:
         return False
     value = raw.strip().lower()
     return value in _TRUE or value in {"span_only", "span_and_event"}
+
+
+def event_content_from(raw: str | None) -> bool:
+    """The content mode puts content on the GenAI events (``event_only``, ``span_and_event``)."""
+    return raw is not None and raw.strip().lower() in {"event_only", "span_and_event"}
+
+
+def emit_events_from(raw_emit: str | None, raw_content: str | None) -> bool:
+    """OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT when it is true or false, else whether the content
+    mode names events (the official util-genai's rule)."""
+    value = (raw_emit or "").strip().lower()
+    if value in {"true", "false"}:
+        return value == "true"
+    return event_content_from(raw_content)
+
+
+_CONTENT = ("capture_content", "event_content", "emit_events")  # content_settings' keys, configure() keywords
+
+
+def content_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """The three content settings (span content, event content, events) from the environment."""
+    raw = env.get(CONTENT_VARIABLE)
+    return {
+        "capture_content": capture_content_from(raw),
+        "event_content": event_content_from(raw),
+        "emit_events": emit_events_from(env.get(EVENTS_VARIABLE), raw),
+    }
 
 
 def store_scheme(url: str) -> str:
@@ -162,7 +193,9 @@ class Settings:
 
     service_name: str | None = None
     sdk_disabled: bool = False
-    capture_content: bool = False
+    capture_content: bool = False  # message content on spans
+    event_content: bool = False  # message content on the GenAI events
+    emit_events: bool = False  # a gen_ai.client.inference.operation.details log event per call
     store_content: bool = True
     record_unsampled: bool = True
     max_attribute_bytes: int = 4096
@@ -199,7 +232,7 @@ class Settings:
         values: dict[str, Any] = {name: _read(e, name, getattr(defaults, name)) for name in _OPTIONS}
         values.update(
             service_name=e.get("OTEL_SERVICE_NAME") or None,
-            capture_content=capture_content_from(e.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")),
+            **content_settings(e),
             store_url=check_store_url(e.get("LLMTEL_CLICKHOUSE_URL", DEFAULT_STORE_URL).strip()),
             spool_dir=e.get("LLMTEL_SPOOL_DIR", defaults.spool_dir),
             prices_file=e.get("LLMTEL_PRICES_FILE") or None,
@@ -241,16 +274,16 @@ def _override(name: str, value: Any) -> Any:
         if not callable(value):
             raise ConfigError(f"configure(redact=...) takes a callable redact(kind, value) -> value, not {type(value)}")
         return value
-    if name == "capture_content":
+    if name in _CONTENT:
         if not isinstance(value, bool):
-            raise ConfigError(f"{shown} is not accepted: capture_content takes true or false")
+            raise ConfigError(f"{shown} is not accepted: {name} takes true or false")
         return value
     if name in _TEXT:
         if not isinstance(value, (str, os.PathLike)):
             raise ConfigError(f"configure({name}=...) takes text ({_TEXT[name]}), not {type(value).__name__}")
         text = os.fspath(value)
         return check_store_url(text.strip()) if name == "store_url" else text
-    known = sorted([*_OPTIONS, *_TEXT, "instrument", "redact", "capture_content"])
+    known = sorted([*_OPTIONS, *_TEXT, *_CONTENT, "instrument", "redact"])
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"did you mean {close[0]}? " if close else ""
     raise ConfigError(f"configure() has no setting {name!r}: {hint}(known: {', '.join(known)})")

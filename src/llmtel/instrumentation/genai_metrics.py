@@ -39,7 +39,6 @@ AttributePairs = tuple[tuple[str, AttributeValue], ...]  # a metric attribute se
 # collector stops tracking the tuple at its first pass: calls that wait a minute for the next
 # export are never promoted to its oldest generation, and never bring on a full collection.
 Measurements = tuple[float, float | None, int | None, int | None, AttributePairs, int, int, int]
-SCHEMA_URL: Final = "https://opentelemetry.io/schemas/1.37.0"  # the conventions' version: gen_ai.provider.name
 
 
 class GenAIMetrics:
@@ -47,7 +46,7 @@ class GenAIMetrics:
     instrumentor is given its own) and the calls waiting for that provider's next collection."""
 
     def __init__(self, scope: str, meter_provider: MeterProvider | None = None) -> None:
-        meter = metrics.get_meter(scope, __version__, meter_provider=meter_provider, schema_url=SCHEMA_URL)
+        meter = metrics.get_meter(scope, __version__, meter_provider=meter_provider, schema_url=semconv.SCHEMA_URL)
         self.token_usage = meter.create_histogram(
             semconv.METRIC_TOKEN_USAGE,
             unit="{token}",

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Final
 
+SCHEMA_URL: Final = "https://opentelemetry.io/schemas/1.37.0"  # the conventions' version: gen_ai.provider.name
+
 # GenAI semantic conventions (spans)
 GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
 GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"

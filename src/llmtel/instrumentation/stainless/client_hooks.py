@@ -21,6 +21,7 @@ from opentelemetry.trace import Tracer
 
 from llmtel.instrumentation import semconv
 from llmtel.instrumentation.adapter import Adapter
+from llmtel.instrumentation.genai_events import GenAIEvents
 from llmtel.instrumentation.genai_metrics import GenAIMetrics
 from llmtel.instrumentation.selftelemetry import report_error
 from llmtel.instrumentation.stainless.endpoint import Endpoint
@@ -33,9 +34,9 @@ _current: contextvars.ContextVar[ProviderCall | None] = contextvars.ContextVar("
 WrapperFn = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
-def _endpoint(provider: str, url: Any, metrics: GenAIMetrics) -> Endpoint:
+def _endpoint(provider: str, url: Any, metrics: GenAIMetrics, events: GenAIEvents) -> Endpoint:
     port = url.port or (443 if url.scheme == "https" else 80)
-    return Endpoint(provider, {semconv.SERVER_ADDRESS: url.host, semconv.SERVER_PORT: port}, metrics)
+    return Endpoint(provider, {semconv.SERVER_ADDRESS: url.host, semconv.SERVER_PORT: port}, metrics, events)
 
 
 def sent_body(body: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -57,15 +58,18 @@ class ClientInstrumentation:
         raw_types: tuple[type, ...],
         sse_decoder: type,
         metrics: GenAIMetrics,
+        events: GenAIEvents,
     ) -> None:
         self.adapter = adapter
         self.tracer = tracer
         self.metrics = metrics
+        self.events = events
         self.stream_type = stream_type
         self.async_stream_type = async_stream_type
         self.raw_types = raw_types
         self.sse_decoder = sse_decoder  # the SDK's own, for streams the app reads as bytes
-        self._endpoint: tuple[Any, Endpoint] = (None, Endpoint(adapter.provider, {}, metrics))  # the last base_url's
+        # the last base_url's endpoint
+        self._endpoint: tuple[Any, Endpoint] = (None, Endpoint(adapter.provider, {}, metrics, events))
 
     def _begin(self, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> ProviderCall | None:
         if not is_instrumentation_enabled():
@@ -92,7 +96,7 @@ class ClientInstrumentation:
         url = getattr(client, "_base_url", None) or client.base_url
         last, endpoint = self._endpoint
         if url is not last:
-            endpoint = _endpoint(self.adapter.provider, url, self.metrics)
+            endpoint = _endpoint(self.adapter.provider, url, self.metrics, self.events)
             self._endpoint = (url, endpoint)
         return endpoint
 

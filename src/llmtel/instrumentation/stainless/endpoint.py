@@ -1,4 +1,4 @@
-"""One provider endpoint: its ``server.*`` attributes, its GenAI metric attribute sets and instruments."""
+"""One provider endpoint: its ``server.*`` attributes, its GenAI metric attribute sets, instruments and events."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Final
 from opentelemetry.util.types import AttributeValue
 
 from llmtel.instrumentation import genai_metrics, semconv
+from llmtel.instrumentation.genai_events import GenAIEvents
 
 _SetKey = tuple[str, str | None, str | None, str | None, tuple[tuple[str, AttributeValue], ...]]
 
@@ -17,15 +18,20 @@ class Endpoint:
     measurements wait for the next metric collection, and a tuple of plain values is one the
     garbage collector stops tracking (a dict, even one of strings, keeps its tuple tracked)."""
 
-    __slots__ = ("_metric_sets", "attributes", "metrics", "provider")
+    __slots__ = ("_metric_sets", "attributes", "events", "metrics", "provider")
     MAX_SETS: Final = 1024
 
     def __init__(
-        self, provider: str, attributes: dict[str, AttributeValue], metrics: genai_metrics.GenAIMetrics
+        self,
+        provider: str,
+        attributes: dict[str, AttributeValue],
+        metrics: genai_metrics.GenAIMetrics,
+        events: GenAIEvents,
     ) -> None:
         self.provider = provider
         self.attributes = attributes
         self.metrics = metrics  # where its calls' measurements go (the instrumentor's meter provider)
+        self.events = events  # and their GenAI events (its logger provider)
         self._metric_sets: dict[_SetKey, genai_metrics.AttributePairs] = {}
 
     def metric_attributes(

@@ -21,8 +21,10 @@ from wrapt import wrap_function_wrapper
 
 from llmtel import __version__
 from llmtel.instrumentation import processor
-from llmtel.instrumentation.genai_metrics import SCHEMA_URL, metrics_for
+from llmtel.instrumentation.genai_events import GenAIEvents
+from llmtel.instrumentation.genai_metrics import metrics_for
 from llmtel.instrumentation.selftelemetry import report_error
+from llmtel.instrumentation.semconv import SCHEMA_URL
 from llmtel.instrumentation.stainless.client_hooks import ClientInstrumentation, build_request, process_response
 from llmtel.instrumentation.stainless.stream_watch import closing, exiting
 
@@ -62,6 +64,7 @@ class SdkInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         scope = processor.SCOPE_PREFIX + self.sdk
         tracer = trace.get_tracer(scope, __version__, kwargs.get("tracer_provider"), schema_url=SCHEMA_URL)
         metrics = metrics_for(scope, kwargs.get("meter_provider"))
+        events = GenAIEvents(scope, kwargs.get("logger_provider"))
         base = importlib.import_module(f"{self.sdk}._base_client")
         streaming = importlib.import_module(f"{self.sdk}._streaming")
         raw_types: list[type] = [importlib.import_module(f"{self.sdk}._response").BaseAPIResponse]
@@ -75,6 +78,7 @@ class SdkInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             tuple(raw_types),
             streaming.SSEDecoder,
             metrics,
+            events,
         )
         self._wrapped: list[tuple[Any, str]] = []
         self._wrap(base, "SyncAPIClient.request", ci.request())

@@ -49,10 +49,11 @@ def _service_name(span: Span, tracer: Tracer) -> str | None:
     return _service_names[key]
 
 
-def _fit_content(out: dict[str, AttributeValue], content: Mapping[str, Any], budget: SpanBudget) -> None:
-    """Content attributes into ``out``, within ``budget`` (oversized values are offloaded)."""
+def _fit_content(out: dict[str, Any], content: Mapping[str, Any], budget: SpanBudget, structured: bool = False) -> None:
+    """Content attributes into ``out``, within ``budget`` (oversized values are offloaded);
+    ``structured``: as maps and lists (an event's), not JSON text (a span's)."""
     for key, value in content.items():
-        fit_tree(out, key, redact(key, value), budget)
+        fit_tree(out, key, redact(key, value), budget, structured)
 
 
 def _size(attributes: Mapping[str, AttributeValue]) -> int:
@@ -98,6 +99,8 @@ class ProviderCall:
         "call",
         "capture",
         "content",
+        "details",
+        "details_budget",
         "ended",
         "endpoint",
         "http_response",
@@ -122,6 +125,10 @@ class ProviderCall:
         self.http_response: Any = None
         self.budget: SpanBudget | None = None
         self.content: dict[str, AttributeValue] = {}  # input content, set with the response attributes
+        # The GenAI event's attributes (genai_events), None when the call has no event; its
+        # budget when the event carries content.
+        self.details: dict[str, Any] | None = None
+        self.details_budget: SpanBudget | None = None
         # Request attributes the metrics carry too (an embeddings call's dimension count, as the
         # official instrumentation gives it); a pair each, part of the metric set's key.
         self.metric_request: tuple[tuple[str, AttributeValue], ...] = ()
@@ -166,15 +173,25 @@ class ProviderCall:
         if recorded:
             _identify(call, span, tracer)
             call.request_params, call.params_of = dict(body), adapter.request_params  # picked on the writer thread
-        capture = recording and active.setup.settings.capture_content
+        settings = active.setup.settings
+        capture = recording and settings.capture_content
         pc = cls(adapter, span, call, endpoint, capture, recorded)
         dimensions = attributes.get(semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT)
         if dimensions is not None:
             pc.metric_request = ((semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT, dimensions),)
-        if capture:  # converted now (the app may change its messages later), set at the end
+        if settings.emit_events and endpoint.events.ready():
+            pc.details = dict(attributes)
+        event_content = pc.details is not None and settings.event_content
+        if capture or event_content:  # converted now (the app may change its messages later), set at the end
             try:
-                pc.budget = new_budget(_size(attributes))
-                _fit_content(pc.content, adapter.input_content(operation, body), pc.budget)
+                content = adapter.input_content(operation, body)
+                used = _size(attributes)
+                if capture:
+                    pc.budget = new_budget(used)
+                    _fit_content(pc.content, content, pc.budget)
+                if pc.details is not None and event_content:
+                    pc.details_budget = new_budget(used)
+                    _fit_content(pc.details, content, pc.details_budget, structured=True)
             except Exception as exc:
                 report_error("content.input", exc)
         return pc
@@ -212,7 +229,7 @@ class ProviderCall:
         if data is not None:
             self.adapter.read_response(call, data)
         end_ns = call.end_ns
-        attributes = self.content
+        attributes: dict[str, AttributeValue] = {}
         if call.response_id:
             attributes[semconv.GEN_AI_RESPONSE_ID] = call.response_id
         if call.response_model:
@@ -232,11 +249,21 @@ class ProviderCall:
             attributes[semconv.LLMTEL_RETRY_COUNT] = self.attempts - 1
         if call.first_chunk_ns is not None:
             attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (call.first_chunk_ns - self.start_ns) / 1e9
-        if error is None and self.capture and self.budget is not None:
+        details = self.details
+        if details is not None:
+            details.update(attributes)
+        if self.content:  # the input content, set in the same call
+            self.content.update(attributes)
+            attributes = self.content
+        span_budget = self.budget
+        if error is None and (span_budget is not None or self.details_budget is not None):
             try:
                 messages = self.adapter.output_messages(call, data if data is not None else call.response)
-                if messages:
-                    _fit_content(attributes, {semconv.GEN_AI_OUTPUT_MESSAGES: messages}, self.budget)
+                output = {semconv.GEN_AI_OUTPUT_MESSAGES: messages}
+                if messages and span_budget is not None:
+                    _fit_content(attributes, output, span_budget)
+                if messages and details is not None and self.details_budget is not None:
+                    _fit_content(details, output, self.details_budget, structured=True)
             except Exception as exc:
                 report_error("content.output", exc)
         span.set_attributes(attributes)  # one call: each one costs the SDK a lock and a pass
@@ -245,6 +272,12 @@ class ProviderCall:
         if error is not None:
             self._record_failure(error)
         self._record_metrics(end_ns, error, span.get_span_context())
+        if details is not None:
+            if call.error_type:
+                details[semconv.ERROR_TYPE] = call.error_type
+            if self.details_budget is not None and self.details_budget.dropped:
+                details[semconv.LLMTEL_DROPPED_ATTRIBUTES] = self.details_budget.dropped
+            self.endpoint.events.emit(span, end_ns, details)
 
     def _record_failure(self, error: BaseException) -> None:
         record_error(self.span, error)
