@@ -4,25 +4,25 @@ all under one ``llm_context`` run with a step per stage.
 
     python examples/agent_loop.py
 
-It prints the span tree (what Jaeger or Tempo shows for the run) and the run's provider
-traces from the embedded store; with OTEL_EXPORTER_OTLP_ENDPOINT set it also exports the
-spans over OTLP (docs/agent_loop_phoenix.png is this run in Arize Phoenix). Real APIs when
-OPENAI_API_KEY and ANTHROPIC_API_KEY are set, else the loopback server.
+It prints the run's span tree (``llmtel tree``: what Jaeger or Tempo shows, with each LLM call's
+model, tokens and cost) and its provider traces from the embedded store; with
+OTEL_EXPORTER_OTLP_ENDPOINT set it also exports the spans over OTLP (docs/agent_loop_phoenix.png
+is this run in Arize Phoenix). Real APIs when OPENAI_API_KEY and ANTHROPIC_API_KEY are set, else
+the loopback server.
 """
 
 from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 import anthropic
 import openai
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from llmtel.exporters.cli import main as llmtel_cli
 from llmtel.exporters.otlp import span_exporters
@@ -87,44 +87,12 @@ def replies(server: ProviderServer) -> None:
     server.expect("/v1/chat/completions", ofx.chat("It is 18°C and sunny in Paris."))
 
 
-class TreePrinter(SpanExporter):
-    """Keeps finished spans so the run's tree can be printed as a trace viewer shows it."""
-
-    def __init__(self) -> None:
-        self.spans: list[ReadableSpan] = []
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        self.spans.extend(spans)
-        return SpanExportResult.SUCCESS
-
-    def print_tree(self) -> None:
-        children: dict[int | None, list[ReadableSpan]] = {}
-        for span in sorted(self.spans, key=lambda s: s.start_time or 0):
-            children.setdefault(span.parent.span_id if span.parent else None, []).append(span)
-
-        def show(span: ReadableSpan, depth: int) -> None:
-            attrs = span.attributes or {}
-            ms = ((span.end_time or 0) - (span.start_time or 0)) / 1e6
-            step = attrs.get("llmtel.step_id", "")
-            tokens = attrs.get("gen_ai.usage.output_tokens")
-            extra = f" step={step}" if step else ""
-            extra += f" out_tokens={tokens}" if tokens is not None else ""
-            print(f"{'  ' * depth}{span.name}  {ms:.1f} ms{extra}")
-            for child in children.get(span.context.span_id if span.context else None, []):
-                show(child, depth + 1)
-
-        for root in children.get(None, []):
-            show(root, 0)
-
-
 def main() -> None:
-    tree = TreePrinter()
     provider = TracerProvider(resource=Resource.create({"service.name": "weather-agent"}))
-    provider.add_span_processor(SimpleSpanProcessor(tree))
     for exporter in span_exporters():  # OTLP too, when OTEL_EXPORTER_OTLP_ENDPOINT is set
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
-    handle = configure()  # adds llmtel to the provider set above
+    handle = configure()  # adds llmtel to the provider set above; the embedded store keeps the spans too
     run_id = f"run-{uuid.uuid4().hex[:8]}"
     with contextlib.ExitStack() as stack:
         oai, ant = clients(stack, replies)
@@ -132,10 +100,9 @@ def main() -> None:
             print(run_agent("What's the weather in Paris?", oai, ant))
     handle.shutdown()
     provider.shutdown()
-    print("\nspan tree:")
-    tree.print_tree()
-    print(f"\n$ llmtel traces --run {run_id}")
-    llmtel_cli(["--url", handle.settings.store_url, "traces", "--run", run_id])
+    for command in (["tree", run_id], ["traces", "--run", run_id]):
+        print(f"\n$ llmtel {' '.join(command)}")
+        llmtel_cli(["--url", handle.settings.store_url, *command])
 
 
 if __name__ == "__main__":

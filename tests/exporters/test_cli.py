@@ -97,7 +97,8 @@ def test_db_commands(stored: tuple[str, list, bytes]) -> None:
     code, out = run("--url", url, "db", "migrate")
     assert code == 0 and "already current" in out
     code, out = run("--url", url, "db", "ddl", "--cluster", "prod")
-    assert code == 0 and out.count("ON CLUSTER `prod`") == 9  # database, 3 tables + 3 distributed, 2 ALTERs
+    # database, 5 tables + 5 distributed, 2 ALTERs, otel_traces' materialized view
+    assert code == 0 and out.count("ON CLUSTER `prod`") == 14
 
 
 def test_since_accepts_durations_and_times() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,16 +45,19 @@ def test_quickstart(tmp_path: Path) -> None:
 
 def test_agent_loop(tmp_path: Path) -> None:
     out = run_example(EXAMPLES / "agent_loop.py", tmp_path)
-    tree = out.split("span tree:\n", 1)[1].split("\n\n", 1)[0].splitlines()
-    assert [((len(line) - len(line.lstrip())) // 2, line.strip().split("  ")[0]) for line in tree] == [
-        (0, "run_agent"),
-        (1, "chat claude-haiku-4-5"),
-        (1, "get_weather"),
-        (1, "chat gpt-4o-mini"),
-        (1, "chat claude-haiku-4-5"),
+    run_id = out.split("$ llmtel tree ", 1)[1].split()[0]
+    header, *tree = out.split(f"$ llmtel tree {run_id}\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert f"run {run_id}  5 spans  3 LLM calls  $" in header
+    assert all(len(line) <= 100 for line in [header, *tree])  # a 100-column terminal
+    assert [re.split(r"\s{2,}\d", line)[0] for line in tree] == [
+        "run_agent",
+        '│  · tool.result tool=get_weather result={"location":"Paris","temperature":18,"unit":"c","sky":"sun…',
+        "├─ chat claude-haiku-4-5",
+        "├─ get_weather",
+        "├─ chat gpt-4o-mini",
+        "└─ chat claude-haiku-4-5",
     ]
-    assert [line.split("step=")[1].split()[0] for line in tree[1:]] == ["plan", "tool", "answer", "summary"]
-    run_id = out.split("$ llmtel traces --run ", 1)[1].split()[0]
+    assert "gpt-4o-mini-2024-07-18  20→3 tok  $0.000005" in tree[4]
     code, rows = run_cli(tmp_path, "traces", "--run", run_id, "--json")
     assert code == 0
     steps = sorted((r["step_id"], r["call_type"], r["agent_id"]) for r in map(json.loads, rows.splitlines()))

@@ -12,7 +12,7 @@ from llmtel.instrumentation.config import Settings
 from llmtel.instrumentation.pricing import PriceTable, load_prices
 
 if TYPE_CHECKING:  # the sinks build rows, which read the setup: no import cycle at run time
-    from llmtel.instrumentation.sinks import PayloadSink, TraceSink
+    from llmtel.instrumentation.sinks import PayloadSink, SpanSink, TraceSink
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +20,7 @@ class Setup:
     settings: Settings
     payload_sink: PayloadSink | None = None
     trace_sink: TraceSink | None = None
+    span_sink: SpanSink | None = None  # LLMTEL_STORE_SPANS: every finished span, to otel_traces
     prices: PriceTable = field(default_factory=load_prices)
 
 

@@ -39,13 +39,14 @@ from llmtel.instrumentation.config import (
     Settings,
     content_settings,
     redacted_url,
+    store_scheme,
     unknown_variables,
 )
 from llmtel.instrumentation.pricing import load_prices
 from llmtel.instrumentation.processor import ProviderTraceProcessor
 from llmtel.instrumentation.processor import wanted as processor_wanted
 from llmtel.instrumentation.selftelemetry import logger, report_error
-from llmtel.instrumentation.sinks import PayloadSink, TraceSink
+from llmtel.instrumentation.sinks import PayloadSink, SpanSink, TraceSink
 
 _lock = threading.Lock()
 _handle: Handle | None = None
@@ -282,11 +283,13 @@ def configure(**overrides: Any) -> Handle:
         from llmtel.exporters.stores import open_store  # the one place instrumentation reaches exporters
 
         sink = open_store(settings)
+        spans = settings.store_spans if settings.store_spans is not None else store_scheme(settings.store_url) == "chdb"
         active.install(
             active.Setup(
                 settings,
                 payload_sink=sink if isinstance(sink, PayloadSink) else None,
                 trace_sink=sink,
+                span_sink=sink if spans and isinstance(sink, SpanSink) else None,
                 prices=prices,
             )
         )

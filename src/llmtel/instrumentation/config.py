@@ -82,6 +82,7 @@ _OPTIONS = {
         _Option("sdk_disabled", "OTEL_SDK_DISABLED", bool),
         _Option("store_content", "LLMTEL_STORE_CONTENT", bool),
         _Option("record_unsampled", "LLMTEL_RECORD_UNSAMPLED", bool),
+        _Option("store_spans", "LLMTEL_STORE_SPANS", bool),
         _Option("console", "LLMTEL_CONSOLE", bool),
         _Option("max_attribute_bytes", "LLMTEL_MAX_ATTRIBUTE_BYTES", int, 256, 64 << 20),
         _Option("max_span_bytes", "LLMTEL_MAX_SPAN_BYTES", int, 1024, 256 << 20),
@@ -197,6 +198,7 @@ class Settings:
     event_content: bool = False  # message content on the GenAI events
     emit_events: bool = False  # a gen_ai.client.inference.operation.details log event per call
     store_content: bool = True
+    store_spans: bool | None = None  # every finished span to otel_traces; None: only for the embedded store
     record_unsampled: bool = True
     max_attribute_bytes: int = 4096
     max_span_bytes: int = 16384

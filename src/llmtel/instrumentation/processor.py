@@ -25,7 +25,7 @@ from opentelemetry.trace import StatusCode
 
 from llmtel.instrumentation import active, context, semconv, usage
 from llmtel.instrumentation.records import LLMCall
-from llmtel.instrumentation.selftelemetry import report_error, traces_deduplicated, traces_dropped
+from llmtel.instrumentation.selftelemetry import report_error, spans_dropped, traces_deduplicated, traces_dropped
 from llmtel.instrumentation.sinks import TraceSink
 
 SCOPE_PREFIX: Final = "llmtel.instrumentation."  # the tracers of llmtel's provider instrumentations
@@ -136,6 +136,13 @@ class ProviderTraceProcessor(SpanProcessor):
             report_error("processor.on_start", exc)
 
     def on_end(self, span: ReadableSpan) -> None:
+        spans = active.setup.span_sink  # every span (sampled: the SDK ends only those here) to the store
+        if spans is not None and (self._sink is None or self._sink is spans):  # type: ignore[comparison-overlap]
+            try:
+                spans.offer_span(span)
+            except Exception as exc:
+                spans_dropped.add(1, {"reason": "sink_error"})
+                report_error("processor.offer_span", exc)
         scope = span.instrumentation_scope
         if scope is not None and scope.name.startswith(SCOPE_PREFIX):
             return  # llmtel's own call: submitted when it finished

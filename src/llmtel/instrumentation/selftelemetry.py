@@ -37,6 +37,9 @@ traces_deduplicated = _meter.create_counter(
     unit="{span}",
     description="Other instrumentations' model-call spans not recorded: a llmtel call beneath them was",
 )
+spans_dropped = _meter.create_counter(
+    "llmtel.spans.dropped", unit="{span}", description="Finished spans not stored in otel_traces, by reason"
+)
 bodies_cut = _meter.create_counter(
     "llmtel.provider_traces.bodies_cut",
     unit="{body}",

@@ -11,6 +11,8 @@ import threading
 from collections import OrderedDict
 from typing import Protocol, runtime_checkable
 
+from opentelemetry.sdk.trace import ReadableSpan
+
 from llmtel.instrumentation import provider_trace
 from llmtel.instrumentation.records import LateJSON, LLMCall, Payload, ProviderTrace, Record
 from llmtel.instrumentation.selftelemetry import traces_dropped
@@ -36,6 +38,17 @@ class PayloadSink(Protocol):
     def offer_payload(self, sha256: str, data: bytes | LateJSON, org_id: str | None = None) -> bool:
         """Enqueue one payload of ``org_id``; False when it was dropped (and counted). A
         :class:`LateJSON` is encoded on the sink's own thread."""
+        ...
+
+
+@runtime_checkable
+class SpanSink(Protocol):
+    """Takes finished spans (every one the app's tracer provider samples), stored as the
+    OpenTelemetry Collector's ClickHouse exporter stores them (``otel_traces``)."""
+
+    def offer_span(self, span: ReadableSpan) -> bool:
+        """Enqueue one finished span; False when it was dropped (and counted). Called on the
+        thread that ended the span."""
         ...
 
 

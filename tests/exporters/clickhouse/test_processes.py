@@ -118,7 +118,7 @@ def test_locked_store_keeps_traces_safe_and_says_what_to_do(tmp_path: Path) -> N
         holder.kill()
         holder.wait(30)
     code, out = run_cli(tmp_path, "--url", store, "db", "replay", "--spool-dir", str(tmp_path / "spool"))
-    assert code == 0 and "batches left" in out and out.startswith("replayed 4 rows")
+    assert code == 0 and "batches left" in out and out.startswith("replayed 8 rows")  # 4 calls, their 4 spans
     assert calls_by(tmp_path, store) == {"while-locked": 4}
 
 

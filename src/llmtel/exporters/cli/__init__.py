@@ -18,6 +18,7 @@ from llmtel import __version__
 from llmtel.exporters.cli.db import cmd_db
 from llmtel.exporters.cli.format import bounded, parse_since
 from llmtel.exporters.cli.reads import cmd_show, cmd_tail, cmd_traces, cmd_usage
+from llmtel.exporters.cli.tree import cmd_tree
 from llmtel.instrumentation.config import DEFAULT_STORE_URL, ConfigError, redacted_url
 
 __all__ = ["build_parser", "main", "parse_since"]
@@ -51,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("id")
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=cmd_show)
+
+    tree = sub.add_parser("tree", help="the span tree of a run or a trace, with LLM calls and events")
+    tree.add_argument("key", metavar="RUN_OR_TRACE", help="a run id, a trace id, or the start of a trace id")
+    tree.add_argument(
+        "--limit", type=_LIMIT, default=20, help="at most this many traces of a run (default %(default)s)"
+    )
+    tree.set_defaults(handler=cmd_tree)
 
     usage = sub.add_parser("usage", help="calls, tokens, cost and latency")
     usage.add_argument("--by", choices=["model", "agent", "provider", "day", "run"], default="model")

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 TRACES = "llm_traces"
 PAYLOADS = "llm_payloads"
+SPANS = "otel_traces"  # the OpenTelemetry Collector ClickHouse exporter's table and lookup
+SPANS_BY_TRACE = "otel_traces_trace_id_ts"
 MIGRATIONS = "llmtel_migrations"
 
 # Retried and replayed batches carry an insert_deduplication_token; this window makes a

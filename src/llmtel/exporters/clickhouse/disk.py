@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from llmtel.exporters.clickhouse.ddl import PAYLOADS, TRACES
+from llmtel.exporters.clickhouse.ddl import PAYLOADS, SPANS, TRACES
 from llmtel.exporters.clickhouse.outage import ThrottledLog
 from llmtel.exporters.clickhouse.rows import batch_token, row_keys
 from llmtel.exporters.clickhouse.spool import Spool
@@ -14,7 +14,7 @@ from llmtel.exporters.self_metrics import dropped, quarantined, spooled
 from llmtel.instrumentation.selftelemetry import report_error
 
 Part = tuple[str, str, Sequence[Sequence[Any]]]  # (table kind, dedup token, rows)
-TABLES = {"traces": TRACES, "payloads": PAYLOADS}
+TABLES = {"traces": TRACES, "payloads": PAYLOADS, "spans": SPANS}
 
 
 class DiskKeeper:

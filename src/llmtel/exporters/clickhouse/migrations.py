@@ -16,6 +16,8 @@ from llmtel.exporters.clickhouse.ddl import (
     COMPACT,
     DEDUP,
     PAYLOADS,
+    SPANS,
+    SPANS_BY_TRACE,
     TRACES,
     Layout,
     create_table,
@@ -134,6 +136,85 @@ def add_columns(table: str, columns: tuple[tuple[str, str], ...]) -> Callable[[L
 V2_TRACES_COLUMNS: Final = (("extra", "Map(String, String) DEFAULT map()"),)  # llm_context(extra=...)
 
 
+# -- version 3: every finished span ----------------------------------------------------
+# The columns, codecs, indexes and order of the OpenTelemetry Collector ClickHouse exporter's
+# otel_traces (and its trace-id lookup, filled by a materialized view), so Grafana's ClickHouse
+# datasource finds the spans where it looks for a collector's. Plain MergeTree as there; a
+# retried batch is stored once by its deduplication token (DEDUP) on one server.
+V3_SPANS_COLUMNS: Final = """
+    Timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    TraceId String CODEC(ZSTD(1)),
+    SpanId String CODEC(ZSTD(1)),
+    ParentSpanId String CODEC(ZSTD(1)),
+    TraceState String CODEC(ZSTD(1)),
+    SpanName LowCardinality(String) CODEC(ZSTD(1)),
+    SpanKind LowCardinality(String) CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion String CODEC(ZSTD(1)),
+    SpanAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    Duration UInt64 CODEC(T64, ZSTD(1)),
+    StatusCode LowCardinality(String) CODEC(ZSTD(1)),
+    StatusMessage String CODEC(ZSTD(1)),
+    Events Nested (
+        Timestamp DateTime64(9),
+        Name LowCardinality(String),
+        Attributes Map(LowCardinality(String), String)
+    ) CODEC(ZSTD(1)),
+    Links Nested (
+        TraceId String,
+        SpanId String,
+        TraceState String,
+        Attributes Map(LowCardinality(String), String)
+    ) CODEC(ZSTD(1)),
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_span_attr_key mapKeys(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_span_attr_value mapValues(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_duration Duration TYPE minmax GRANULARITY 1,
+    INDEX idx_lower_span_name lower(SpanName) TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8"""
+V3_LOOKUP_COLUMNS: Final = """
+    TraceId String CODEC(ZSTD(1)),
+    Start SimpleAggregateFunction(min, DateTime) CODEC(ZSTD(1)),
+    End SimpleAggregateFunction(max, DateTime) CODEC(ZSTD(1))"""
+
+
+def _v3_spans(layout: Layout) -> list[str]:
+    db = quote(layout.database)
+    dedup = "" if layout.cluster else f", {DEDUP}"
+    ttl = ttl_clause(layout.ttl_days, "Timestamp")
+    lookup_ttl = ttl_clause(layout.ttl_days, "Start")
+    return [
+        create_table(
+            layout,
+            SPANS,
+            V3_SPANS_COLUMNS,
+            layout.engine(SPANS, "MergeTree"),
+            "PARTITION BY toDate(Timestamp)\nPRIMARY KEY (ServiceName, SpanName, toDateTime(Timestamp))\n"
+            "ORDER BY (ServiceName, SpanName, toDateTime(Timestamp), Timestamp)"
+            + (f"\nTTL {ttl}" if ttl else "")
+            + f"\nSETTINGS index_granularity = 8192, ttl_only_drop_parts = 1{dedup}",
+        ),
+        *distributed(layout, SPANS, "cityHash64(TraceId)"),
+        create_table(
+            layout,
+            SPANS_BY_TRACE,
+            V3_LOOKUP_COLUMNS,
+            layout.engine(SPANS_BY_TRACE, "AggregatingMergeTree"),
+            "PARTITION BY toStartOfWeek(Start)\nORDER BY (TraceId)"
+            + (f"\nTTL {lookup_ttl}" if lookup_ttl else "")
+            + "\nSETTINGS index_granularity = 8192, ttl_only_drop_parts = 1",
+        ),
+        *distributed(layout, SPANS_BY_TRACE, "cityHash64(TraceId)"),
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{quote(layout.local(SPANS_BY_TRACE) + '_mv')}"
+        f"{layout.on_cluster()} TO {db}.{quote(layout.local(SPANS_BY_TRACE))}"
+        f"\nAS SELECT TraceId, min(Timestamp) AS Start, max(Timestamp) AS End"
+        f"\nFROM {db}.{quote(layout.local(SPANS))} WHERE TraceId != '' GROUP BY TraceId",
+    ]
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -144,6 +225,7 @@ class Migration:
 MIGRATIONS_LIST: Final[tuple[Migration, ...]] = (
     Migration(1, "llm_traces and llm_payloads", _v1_tables),
     Migration(2, "llm_traces.extra", add_columns(TRACES, V2_TRACES_COLUMNS)),
+    Migration(3, "otel_traces (the collector exporter's schema) and its trace-id lookup", _v3_spans),
 )
 ADDED_TRACE_COLUMNS: Final = dict(V2_TRACES_COLUMNS)  # column → type, for readers of older stores
 LATEST_VERSION: Final = MIGRATIONS_LIST[-1].version

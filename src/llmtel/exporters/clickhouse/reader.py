@@ -58,6 +58,31 @@ class UsageRow:
     latency_p95_ms: float
 
 
+@dataclass(frozen=True)
+class StoredSpan:
+    """One span read back from otel_traces (times in ns since the epoch)."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    name: str
+    kind: str
+    service_name: str
+    start_ns: int
+    duration_ns: int
+    status: str
+    status_message: str
+    attributes: dict[str, str]
+    events: list[tuple[int, str, dict[str, str]]]
+
+
+_SPAN_SELECT = (
+    "SELECT TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, toUnixTimestamp64Nano(Timestamp),"
+    " Duration, StatusCode, StatusMessage, SpanAttributes,"
+    " arrayMap(t -> toUnixTimestamp64Nano(t), Events.Timestamp), Events.Name, Events.Attributes"
+)
+
+
 def _utc(value: datetime.datetime) -> datetime.datetime:
     return value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)
 
@@ -235,6 +260,77 @@ class TraceReader:
         if not rows:
             return None
         return bytes(rows[0][0])
+
+    # -- spans (otel_traces) --------------------------------------------------------------
+    def _spans_where(self, condition: str, params: dict[str, Any]) -> str:
+        """``condition`` on otel_traces, scoped to the reader's org (the ``llmtel.org_id`` that
+        llm_context stamps on its spans)."""
+        if self.org_id is not None:
+            params["org"] = self.org_id
+            return f"({condition}) AND SpanAttributes['llmtel.org_id'] = {{org:String}}"
+        return condition
+
+    def _spans_query(self, sql: str, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
+        """A query on otel_traces; a store without it (created before spans were stored) has none."""
+        try:
+            return self._query(sql, params)
+        except StoreEmpty:
+            return []
+
+    def spans(self, trace_ids: Sequence[str], limit: int = 10_000) -> list[StoredSpan]:
+        """The stored spans of these traces, in start order."""
+        if not trace_ids:
+            return []
+        params: dict[str, Any] = {"ids": [t.lower() for t in trace_ids], "limit": limit}
+        where = self._spans_where("TraceId IN {ids:Array(String)}", params)
+        sql = f"{_SPAN_SELECT} FROM {self._table(schema.SPANS)} WHERE {where} ORDER BY Timestamp LIMIT {{limit:UInt32}}"
+        return [
+            StoredSpan(
+                str(t),
+                str(s),
+                str(p),
+                str(n),
+                str(k),
+                str(svc),
+                int(start),
+                int(d),
+                str(st),
+                str(msg),
+                dict(attrs),
+                [(int(at), str(name), dict(ea)) for at, name, ea in zip(times, names, eattrs, strict=True)],
+            )
+            for t, s, p, n, k, svc, start, d, st, msg, attrs, times, names, eattrs in self._spans_query(sql, params)
+        ]
+
+    def run_trace_ids(self, run_id: str, limit: int = 100) -> list[str]:
+        """The traces of one run: its calls' and those of the spans stamped with it, newest first."""
+        params: dict[str, Any] = {"run": run_id, "limit": limit}
+        calls = self._where(["run_id = {run:String}"], params)
+        found = [
+            str(row[0])
+            for row in self._query(
+                f"SELECT trace_id, max(created_at) AS at FROM {self._traces}{calls} GROUP BY trace_id"
+                " ORDER BY at DESC LIMIT {limit:UInt32}",
+                params,
+            )
+        ]
+        spans = self._spans_where("SpanAttributes['llmtel.run_id'] = {run:String}", params)
+        sql = f"SELECT DISTINCT TraceId FROM {self._table(schema.SPANS)} WHERE {spans} LIMIT {{limit:UInt32}}"
+        return found + [str(row[0]) for row in self._spans_query(sql, params) if str(row[0]) not in found]
+
+    def trace_ids_starting(self, prefix: str, limit: int = 2) -> list[str]:
+        """Trace ids (of calls or spans) that start with ``prefix``: a unique prefix names one."""
+        params: dict[str, Any] = {"prefix": prefix.lower(), "limit": limit}
+        calls = self._where(["startsWith(trace_id, {prefix:String})"], params)
+        sql = f"SELECT DISTINCT trace_id FROM {self._traces}{calls} LIMIT {{limit:UInt32}}"
+        ids = {str(row[0]) for row in self._query(sql, params)}
+        spans = self._spans_where("startsWith(TraceId, {prefix:String})", params)
+        sql = f"SELECT DISTINCT TraceId FROM {self._table(schema.SPANS)} WHERE {spans} LIMIT {{limit:UInt32}}"
+        ids |= {str(row[0]) for row in self._spans_query(sql, params)}
+        return sorted(ids)
+
+    def _table(self, name: str) -> str:
+        return f"{schema.quote(self.location.database)}.{schema.quote(name)}"
 
     def count(self) -> int:
         """Provider traces in scope."""

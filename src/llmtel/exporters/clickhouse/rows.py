@@ -1,6 +1,7 @@
-"""Provider traces and payloads as ClickHouse rows, and back.
+"""Provider traces and payloads as ClickHouse rows, and back; each kind's rows (spans too, see
+``span_rows``) as the client inserts them, keyed for their batch token, and spooled.
 
-The column order is the ProviderTrace field order.
+The llm_traces column order is the ProviderTrace field order.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import MISSING, fields
 from typing import Any
 
+from llmtel.exporters.clickhouse.span_rows import span_for_insert, span_key
 from llmtel.instrumentation.encoding import EncodedJSON
 from llmtel.instrumentation.records import ProviderTrace
 
@@ -46,6 +48,8 @@ def for_insert(kind: str, rows: Sequence[Sequence[Any]]) -> Sequence[Sequence[An
     """Rows as the client takes them: the Map column as a dict (queued rows hold key, value, ...),
     the bodies all bytes (a wire body is; the client takes a column's values all as text or all
     as bytes, and a wire body's bytes go into its insert buffer without an encoded copy)."""
+    if kind == "spans":
+        return [span_for_insert(row) for row in rows]
     if kind != "traces":
         return rows
     out = []
@@ -96,15 +100,21 @@ def batch_token(kind: str, keys: Iterable[str]) -> str:
 
 
 def row_keys(kind: str, rows: Iterable[Sequence[Any]]) -> Iterable[str]:
-    """What identifies each row in a batch token: a trace's id, a payload's org and sha256."""
+    """What identifies each row in a batch token: a trace's id, a payload's org and sha256, a
+    span's trace and span ids."""
     if kind == "traces":
         return (str(row[0]) for row in rows)
+    if kind == "spans":
+        return (span_key(row) for row in rows)
     return (f"{row[0] or ''}/{row[1]}" for row in rows)
 
 
 def to_spool(kind: str, row: Sequence[Any]) -> list[Any]:
-    """A row in JSON-safe form: times as ISO text, payload bytes as text that keeps every byte."""
+    """A row in JSON-safe form: times as ISO text, payload bytes as text that keeps every byte
+    (a span's row is all text and ints already)."""
     out = list(row)
+    if kind == "spans":
+        return out
     if kind == "traces":
         out[_CREATED] = out[_CREATED].isoformat()
         for index in _BODIES:  # a wire body is ASCII bytes (see provider_trace.build)
@@ -119,6 +129,8 @@ def to_spool(kind: str, row: Sequence[Any]) -> list[Any]:
 def from_spool(kind: str, row: list[Any]) -> list[Any]:
     """A spooled row as the store takes it; one an older llmtel spooled lacks the columns added
     since (appended last, see migrations), which get their defaults."""
+    if kind == "spans":
+        return row
     if kind == "traces":
         row[_CREATED] = datetime.datetime.fromisoformat(row[_CREATED])
         row.extend(_DEFAULTS[len(row) :])

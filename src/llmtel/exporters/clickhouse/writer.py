@@ -1,7 +1,8 @@
-"""ClickHouseWriter: the TraceSink and PayloadSink that store provider traces and payloads.
+"""ClickHouseWriter: the TraceSink, PayloadSink and SpanSink that store provider traces,
+payloads and finished spans.
 
 ``offer`` only enqueues (see BatchWorker). The worker thread turns each batch into at most
-two inserts (llm_traces, llm_payloads), each with a deduplication token, retries them with
+three inserts (llm_payloads, llm_traces, otel_traces), each with a deduplication token, retries them with
 exponential backoff and jitter, and when the store stays down (a server away, an embedded
 store's owner that cannot start), spools them to disk. Spooled batches are replayed oldest-first as soon as an
 insert succeeds again, or on the next idle tick. A batch the store rejects for its data
@@ -19,6 +20,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from opentelemetry.sdk.trace import ReadableSpan
+
 from llmtel.exporters.background import BatchWorker
 from llmtel.exporters.clickhouse import native, schema
 from llmtel.exporters.clickhouse.disk import TABLES, DiskKeeper, Part
@@ -34,17 +37,18 @@ from llmtel.exporters.clickhouse.rows import (
     row_keys,
     trace_row,
 )
+from llmtel.exporters.clickhouse.span_rows import SPAN_COLUMNS, SpanRow, cost, span_row
 from llmtel.exporters.clickhouse.spool import Spool, SpooledBatch
 from llmtel.exporters.record_queue import queue_record
 from llmtel.exporters.self_metrics import replayed, retried, written
-from llmtel.instrumentation import provider_trace
+from llmtel.instrumentation import active, provider_trace
 from llmtel.instrumentation.config import Settings
 from llmtel.instrumentation.records import LateJSON, LLMCall, Payload, ProviderTrace, Record
-from llmtel.instrumentation.selftelemetry import report_error, traces_dropped
+from llmtel.instrumentation.selftelemetry import report_error, spans_dropped, traces_dropped
 
-_COLUMNS = {"traces": TRACE_COLUMNS, "payloads": PAYLOAD_COLUMNS}
+_COLUMNS = {"traces": TRACE_COLUMNS, "payloads": PAYLOAD_COLUMNS, "spans": SPAN_COLUMNS}
 # Columns whose values go into the insert as they are (see native.py): the bodies and payloads.
-_BIG = {"traces": frozenset({"request_json", "response_json"}), "payloads": frozenset({"data"})}
+_BIG = {"traces": frozenset({"request_json", "response_json"}), "payloads": frozenset({"data"}), "spans": frozenset()}
 # A server acknowledges an async insert only once it is written, so a retry is never blind.
 SERVER_INSERT_SETTINGS = {"async_insert": 1, "wait_for_async_insert": 1, "async_insert_deduplicate": 1}
 # Rows in one batch never share an id, so ReplacingMergeTree's merge of each new block is
@@ -112,6 +116,9 @@ class ClickHouseWriter(BatchWorker):
     def offer_payload(self, sha256: str, data: bytes | LateJSON, org_id: str | None = None) -> bool:
         return self.enqueue(Payload(sha256, data, org_id), len(data) + 128)
 
+    def offer_span(self, span: ReadableSpan) -> bool:
+        return self.enqueue(span, cost(span))
+
     # -- worker thread ------------------------------------------------------------------
     def write_batch(self, batch: list[Any]) -> None:
         if self._send(self._parts(batch)):
@@ -153,11 +160,14 @@ class ClickHouseWriter(BatchWorker):
     @staticmethod
     def _parts(batch: list[Any]) -> list[Part]:
         traces: list[tuple[Any, ...]] = []
+        spans: list[tuple[Any, ...]] = []
         offloaded: list[Payload] = []
         for item in batch:
             prepared = _prepared(item)
             if isinstance(prepared, Payload):
                 offloaded.append(prepared)
+            elif isinstance(prepared, SpanRow):
+                spans.append(prepared)
             elif prepared is not None:
                 traces.append(prepared)
         now = datetime.datetime.now(datetime.timezone.utc)
@@ -168,6 +178,8 @@ class ClickHouseWriter(BatchWorker):
             parts.append(_part("payloads", payloads))
         if traces:
             parts.append(_part("traces", traces))
+        if spans:
+            parts.append(_part("spans", spans))
         return parts
 
     def _connection(self) -> Any:
@@ -337,10 +349,19 @@ class ClickHouseWriter(BatchWorker):
 
 
 def _prepared(item: Any) -> Any:
-    """A queued item as it waits for its write: a call or a trace as its llm_traces row (None
-    when it could not be built, which is counted), a row or a payload as it is."""
+    """A queued item as it waits for its write: a call or a trace as its llm_traces row, a span
+    as its otel_traces row (None when it could not be built, which is counted), a row or a
+    payload as it is."""
     if isinstance(item, ProviderTrace):
         return trace_row(item)
+    if isinstance(item, ReadableSpan):
+        settings = active.setup.settings
+        try:
+            return span_row(item, settings.max_attribute_bytes, settings.max_span_bytes)
+        except Exception as exc:
+            spans_dropped.add(1, {"reason": "build_error"})
+            report_error("clickhouse.span_row", exc)
+            return None
     if isinstance(item, LLMCall):
         try:
             return trace_row(provider_trace.build(item, wire=True))
