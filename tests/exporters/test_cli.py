@@ -55,8 +55,11 @@ def test_traces_table_and_json(stored: tuple[str, list, bytes]) -> None:
     code, out = run("--url", url, "traces")
     lines = out.splitlines()
     assert code == 0 and lines[0].startswith("time (UTC)") and len(lines) == 3
-    assert any("planner" in line and "gpt-4o" in line and " ok " in line for line in lines)
-    assert any("coder" in line and "RateLimitError" in line for line in lines)
+    assert all(len(line) <= 100 for line in lines)  # a 100-column terminal, no wrapping
+    assert any("planner" in line and " ok " in line and traces[0].id[-12:] in line for line in lines)
+    assert any("coder" in line and " error " in line for line in lines)
+    code, out = run("--url", url, "traces", "--wide")
+    assert any("coder" in line and "RateLimitError" in line and traces[1].id in line for line in out.splitlines())
     code, out = run("--url", url, "traces", "--errors", "--json")
     assert code == 0 and [json.loads(line)["id"] for line in out.splitlines()] == [traces[1].id]
     code, out = run("--url", url, "traces", "--agent", "nobody")
@@ -65,11 +68,16 @@ def test_traces_table_and_json(stored: tuple[str, list, bytes]) -> None:
 
 def test_show_resolves_payload_refs(stored: tuple[str, list, bytes]) -> None:
     url, traces, schema_json = stored
-    code, out = run("--url", url, "show", traces[1].id)
+    code, out = run("--url", url, "show", traces[1].id, "--full")
     assert code == 0
     assert f"id: {traces[1].id}" in out and "agent_id: coder" in out
     request = out.split("--- request ---\n", 1)[1].split("\n--- response ---", 1)[0]
     assert json.loads(request)["tools"][0] == {"_ref": json.loads(schema_json)}
+    code, out = run("--url", url, "show", traces[1].id[-12:])  # the id's end, as `traces` shows it
+    request = out.split("--- request ---\n", 1)[1].split("\n--- response ---", 1)[0]
+    assert code == 0 and json.loads(request)["tools"][0]["_ref"]["parameters"]["pad"].endswith(
+        "…[5,000 chars; --full shows all]"
+    )  # long strings cut, saying their size
     code, out = run("--url", url, "show", traces[0].trace_id)  # by OTel trace id
     assert code == 0 and traces[0].id in out
     assert run("--url", url, "show", "no-such-id")[0] == 1
@@ -87,7 +95,7 @@ def test_usage_by_agent(stored: tuple[str, list, bytes]) -> None:
 def test_tail_follows_new_traces(stored: tuple[str, list, bytes], tmp_path: Path) -> None:
     url, traces, _ = stored
     code, out = run("--url", url, "tail", "--interval", "0.05", "--follow-for", "0.1")
-    assert code == 0 and all(t.id in out for t in traces)
+    assert code == 0 and all(t.id[-12:] in out for t in traces)
 
 
 def test_db_commands(stored: tuple[str, list, bytes]) -> None:

@@ -39,44 +39,57 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     traces = sub.add_parser("traces", help="recent provider traces, newest first")
-    traces.add_argument("--run")
-    traces.add_argument("--agent")
-    traces.add_argument("--model")
+    traces.add_argument("--run", help="only this run's calls (llm_context run_id)")
+    traces.add_argument("--agent", help="only this agent's calls (llm_context agent_id)")
+    traces.add_argument("--model", help="only calls that asked for or got this model")
     traces.add_argument("--since", type=parse_since, help="15m, 2h, 7d or an ISO time")
     traces.add_argument("--errors", action="store_true", help="only failed calls")
     traces.add_argument("--limit", type=_LIMIT, default=20, help="at most this many rows (default %(default)s)")
+    traces.add_argument("--wide", action="store_true", help="every column (about 200 wide), whole ids")
     traces.add_argument("--json", action="store_true", help="one JSON object per line")
     traces.set_defaults(handler=cmd_traces)
 
     show = sub.add_parser("show", help="one provider trace (by id) or all of one OTel trace (by trace_id)")
-    show.add_argument("id")
-    show.add_argument("--json", action="store_true")
+    show.add_argument("id", help="an id, its unique start or end (as `traces` shows it), or a trace_id")
+    show.add_argument("--full", action="store_true", help="long strings whole (cut at 2,000 characters otherwise)")
+    show.add_argument("--json", action="store_true", help="the stored rows as JSON, one per line")
     show.set_defaults(handler=cmd_show)
 
     tree = sub.add_parser("tree", help="the span tree of a run or a trace, with LLM calls and events")
     tree.add_argument("key", metavar="RUN_OR_TRACE", help="a run id, a trace id, or the start of a trace id")
-    tree.add_argument(
-        "--limit", type=_LIMIT, default=20, help="at most this many traces of a run (default %(default)s)"
-    )
+    tree.add_argument("--limit", type=_LIMIT, default=20, help="at most this many of a run's traces (%(default)s)")
     tree.set_defaults(handler=cmd_tree)
 
     usage = sub.add_parser("usage", help="calls, tokens, cost and latency")
-    usage.add_argument("--by", choices=["model", "agent", "provider", "day", "run"], default="model")
-    usage.add_argument("--since", type=parse_since)
-    usage.add_argument("--json", action="store_true")
+    usage.add_argument("--by", choices=["model", "agent", "provider", "day", "run"], default="model", help="group by")
+    usage.add_argument("--since", type=parse_since, help="15m, 2h, 7d or an ISO time")
+    usage.add_argument("--wide", action="store_true", help="cache-write and reasoning tokens too")
+    usage.add_argument("--json", action="store_true", help="one JSON object per group")
     usage.set_defaults(handler=cmd_usage)
 
     tail = sub.add_parser("tail", help="follow new provider traces")
     tail.add_argument("--limit", type=_LIMIT, default=10, help="rows shown at start (default %(default)s)")
     tail.add_argument("--interval", type=bounded(float, 0.05, 3600), default=1.0, help="seconds between polls")
-    tail.add_argument("--since", type=parse_since, default=datetime.datetime.now(datetime.timezone.utc))
+    tail.add_argument(
+        "--since",
+        type=parse_since,
+        default=datetime.datetime.now(datetime.timezone.utc),
+        help="follow from this time (15m, 2h, 7d or ISO; default now)",
+    )
+    tail.add_argument("--wide", action="store_true", help="every column, whole ids")
     tail.add_argument("--follow-for", type=bounded(float, 0, 1e6), default=None, help=argparse.SUPPRESS)
     tail.set_defaults(handler=cmd_tail)
 
     db = sub.add_parser("db", help="create, migrate, inspect the store; replay the spool; print cluster DDL")
-    db.add_argument("action", choices=["init", "migrate", "status", "replay", "ddl"])
+    db.add_argument(
+        "action",
+        choices=["init", "migrate", "status", "replay", "ddl"],
+        help="init/migrate the schema, status of store and spool, replay the spool, ddl for a cluster",
+    )
     db.add_argument("--cluster", default="default", help="cluster name for `ddl`")
-    db.add_argument("--spool-dir", default=os.environ.get("LLMTEL_SPOOL_DIR", "./.llmtel/spool"))
+    db.add_argument(
+        "--spool-dir", default=os.environ.get("LLMTEL_SPOOL_DIR", "./.llmtel/spool"), help="the spool (%(default)s)"
+    )
     db.set_defaults(handler=cmd_db)
     return parser
 

@@ -40,7 +40,7 @@ def cmd_db(args: argparse.Namespace, out: TextIO) -> int:
         current = max(versions, default=0)
         out.write(f"{location.display}: schema version {current} of {schema.LATEST_VERSION}\n")
         if current:
-            for table in (schema.TRACES, schema.PAYLOADS):
+            for table in (schema.TRACES, schema.PAYLOADS, schema.SPANS):
                 rows, size, raw = client.query(
                     "SELECT sum(rows), sum(data_compressed_bytes), sum(data_uncompressed_bytes) FROM system.parts"
                     " WHERE database = {db:String} AND table = {t:String} AND active",

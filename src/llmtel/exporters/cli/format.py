@@ -47,19 +47,47 @@ def num(value: float | int | None, fmt: str = "{:,}") -> str:
     return "-" if value is None else fmt.format(value)
 
 
-_TABLE: list[tuple[str, int, Callable[[ProviderTrace], str]]] = [
-    ("time (UTC)", 19, lambda t: t.created_at.strftime("%Y-%m-%d %H:%M:%S")),
-    ("provider", 9, lambda t: t.provider),
-    ("model", 26, lambda t: t.response_model or t.request_model or "-"),
-    ("agent", 14, lambda t: t.agent_id or "-"),
-    ("run", 12, lambda t: t.run_id or "-"),
-    ("step", 8, lambda t: t.step_id or "-"),
-    ("in", 8, lambda t: num(t.input_tokens)),
-    ("out", 7, lambda t: num(t.output_tokens)),
-    ("cost $", 9, lambda t: num(t.cost_usd, "{:.6f}")),
-    ("ms", 8, lambda t: num(round(t.duration_ms), "{:,}")),
-    ("status", 16, lambda t: (t.error_type or "error") if t.is_error else "ok"),
-    ("id", 36, lambda t: t.id),
+def cost(value: float | None) -> str:
+    """Dollars with the digits a value needs: $1.23, 0.0123, 0.000018 (never a 0.0000 that hides it)."""
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if abs(value) >= 1 else f"{value:.4f}" if abs(value) >= 0.01 else f"{value:.6f}"
+
+
+def short_id(trace: ProviderTrace) -> str:
+    """An id's last 12 characters (its span part: a run's calls share the start), which
+    ``llmtel show`` takes where unique."""
+    return trace.id[-12:]
+
+
+Column = tuple[str, int, Callable[[ProviderTrace], str], bool]  # header, width, value, right-aligned
+
+# Fits 100 columns: day and minute, the model asked for, ok or error (the type in --wide), the id's end
+NARROW: list[Column] = [
+    ("time (UTC)", 11, lambda t: t.created_at.strftime("%m-%d %H:%M"), False),
+    ("model", 17, lambda t: t.request_model or t.response_model or "-", False),
+    ("agent", 10, lambda t: t.agent_id or "-", False),
+    ("run", 12, lambda t: t.run_id or "-", False),
+    ("in", 6, lambda t: num(t.input_tokens), True),
+    ("out", 5, lambda t: num(t.output_tokens), True),
+    ("cost $", 8, lambda t: cost(t.cost_usd), True),
+    ("ms", 5, lambda t: num(round(t.duration_ms), "{:,}"), True),
+    ("state", 5, lambda t: "error" if t.is_error else "ok", False),
+    ("id", 12, short_id, False),
+]
+WIDE: list[Column] = [
+    ("time (UTC)", 19, lambda t: t.created_at.strftime("%Y-%m-%d %H:%M:%S"), False),
+    ("provider", 9, lambda t: t.provider, False),
+    ("model", 26, lambda t: t.response_model or t.request_model or "-", False),
+    ("agent", 14, lambda t: t.agent_id or "-", False),
+    ("run", 12, lambda t: t.run_id or "-", False),
+    ("step", 8, lambda t: t.step_id or "-", False),
+    ("in", 8, lambda t: num(t.input_tokens), True),
+    ("out", 7, lambda t: num(t.output_tokens), True),
+    ("cost $", 9, lambda t: cost(t.cost_usd), True),
+    ("ms", 8, lambda t: num(round(t.duration_ms), "{:,}"), True),
+    ("status", 16, lambda t: (t.error_type or "error") if t.is_error else "ok", False),
+    ("id", 36, lambda t: t.id, False),
 ]
 
 
@@ -67,14 +95,18 @@ def cell(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def print_table(traces: Sequence[ProviderTrace], out: TextIO) -> None:
-    out.write("  ".join(f"{name:<{width}}" for name, width, _ in _TABLE).rstrip() + "\n")
+def _line(cells: list[tuple[str, int, bool]]) -> str:
+    return " ".join(f"{cell(text, w):>{w}}" if right else f"{cell(text, w):<{w}}" for text, w, right in cells).rstrip()
+
+
+def print_table(traces: Sequence[ProviderTrace], out: TextIO, columns: list[Column] = NARROW) -> None:
+    out.write(_line([(name, width, right) for name, width, _, right in columns]) + "\n")
     for trace in traces:
-        out.write(table_row(trace) + "\n")
+        out.write(table_row(trace, columns) + "\n")
 
 
-def table_row(trace: ProviderTrace) -> str:
-    return "  ".join(f"{cell(get(trace), width):<{width}}" for _, width, get in _TABLE).rstrip()
+def table_row(trace: ProviderTrace, columns: list[Column] = NARROW) -> str:
+    return _line([(get(trace), width, right) for _, width, get, right in columns])
 
 
 def as_json(trace: ProviderTrace) -> dict[str, Any]:
@@ -100,10 +132,23 @@ def resolve_refs(value: Any, fetch: Callable[[str], bytes | None]) -> Any:
     return value
 
 
-def pretty(text: str, fetch: Callable[[str], bytes | None]) -> str:
+def shortened(value: Any, limit: int) -> Any:
+    """``value`` with each string longer than ``limit`` cut, saying how long it was."""
+    if isinstance(value, dict):
+        return {k: shortened(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shortened(v, limit) for v in value]
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + f"…[{len(value):,} chars; --full shows all]"
+    return value
+
+
+def pretty(text: str, fetch: Callable[[str], bytes | None], limit: int | None = None) -> str:
+    """A stored body as indented JSON, its refs resolved; strings cut to ``limit`` when given."""
     if not text:
         return "(none)"
     try:
-        return json.dumps(resolve_refs(json.loads(text), fetch), indent=2, ensure_ascii=False)
+        value = resolve_refs(json.loads(text), fetch)
     except ValueError:
-        return text
+        return text if limit is None else shortened(text, limit)
+    return json.dumps(value if limit is None else shortened(value, limit), indent=2, ensure_ascii=False)

@@ -162,6 +162,15 @@ class TraceReader:
         found = self._select(["id = {id:String}"], {"id": trace_record_id}, "LIMIT 1")
         return found[0] if found else None
 
+    def ids_matching(self, fragment: str, limit: int = 2) -> list[str]:
+        """Provider-trace ids that start or end with ``fragment`` (what ``llmtel show`` takes)."""
+        params: dict[str, Any] = {"f": fragment.lower(), "limit": limit}
+        where = self._where(["startsWith(id, {f:String}) OR endsWith(id, {f:String})"], params)
+        return [
+            str(r[0])
+            for r in self._query(f"SELECT DISTINCT id FROM {self._traces}{where} LIMIT {{limit:UInt32}}", params)
+        ]
+
     def by_trace(self, trace_id: str) -> list[ProviderTrace]:
         """Every provider trace of one OTel trace (32 hex digits), in time order."""
         return self._select(["trace_id = {t:String}"], {"t": trace_id.lower()}, "ORDER BY created_at, id")
