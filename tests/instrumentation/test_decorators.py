@@ -6,6 +6,7 @@ import asyncio
 import gc
 import json
 import traceback
+from typing import Any
 
 import pytest
 from opentelemetry import trace
@@ -14,6 +15,11 @@ from opentelemetry.trace import StatusCode
 
 from llmtel.instrumentation import budget, trace_method
 from tests.support.telemetry import Telemetry
+
+
+def arguments(span: Any) -> dict[str, Any]:
+    """A span's own argument and return attributes (not the viewer copies or context ones)."""
+    return {k: v for k, v in span.attributes.items() if k.startswith(("parameter.", "return."))}
 
 
 @trace_method
@@ -60,10 +66,10 @@ def test_methods_skip_self_and_cls_by_signature(tel: Telemetry) -> None:
     assert Calculator.pure("hi") == "HI"
     assert Calculator.make_inner("y") == "y"
     scale = tel.span("Calculator.scale")
-    assert dict(scale.attributes) == {"parameter.x": "4"}
-    assert dict(tel.span("Calculator.make").attributes) == {"parameter.name": '"x"'}
-    assert dict(tel.span("Calculator.pure").attributes) == {"parameter.value": '"hi"'}
-    assert dict(tel.span("Calculator.make_inner").attributes) == {"parameter.name": '"y"'}
+    assert arguments(scale) == {"parameter.x": "4"} and scale.attributes["input.value"] == '{"x":4}'
+    assert arguments(tel.span("Calculator.make")) == {"parameter.name": '"x"'}
+    assert arguments(tel.span("Calculator.pure")) == {"parameter.value": '"hi"'}
+    assert arguments(tel.span("Calculator.make_inner")) == {"parameter.name": '"y"'}
 
 
 def test_first_parameter_that_is_not_self_is_recorded(tel: Telemetry) -> None:
@@ -84,7 +90,8 @@ def test_name_capture_exclude_and_return(tel: Telemetry) -> None:
 
     assert f(1, {"x": 2}, "hunter2", other=5) == {"sum": 3}
     span = tel.span("custom")
-    assert dict(span.attributes) == {"parameter.a": "1", "parameter.b": '{"x":2}', "return.value": '{"sum":3}'}
+    assert arguments(span) == {"parameter.a": "1", "parameter.b": '{"x":2}', "return.value": '{"sum":3}'}
+    assert (span.attributes["input.value"], span.attributes["output.value"]) == ('{"a":1,"b":{"x":2}}', '{"sum":3}')
 
 
 def test_varargs_and_kwargs(tel: Telemetry) -> None:

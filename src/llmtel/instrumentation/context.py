@@ -7,14 +7,17 @@ provider trace gets them as columns.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final, TypeVar, cast
 
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 from opentelemetry.util.types import AttributeValue
 
 from llmtel.instrumentation import semconv
@@ -91,6 +94,9 @@ def _merge(
     for name, key in ATTRIBUTES:
         if values[name] is not None:
             attributes[key] = values[name]
+    for name, key in (("run_id", semconv.SESSION_ID), ("user_id", semconv.USER_ID)):  # where viewers look
+        if values[name] is not None:
+            attributes[key] = values[name]
     if merged_tags:
         attributes[semconv.LLMTEL_TAGS] = tuple(merged_tags)
     for k, v in merged_extra.items():
@@ -119,11 +125,32 @@ class _ContextHooks:
         return None
 
 
+class _RunSpan:
+    """The span ``llm_context(open_span=True)`` opens, current while the context is in force, so a
+    run is one trace in a viewer rather than a root trace per call."""
+
+    def __init__(self, ctx: LLMContext) -> None:
+        from llmtel.instrumentation.decorators import tracer
+
+        name = f"run {ctx.run_id}" if ctx.run_id else f"agent {ctx.agent_id}" if ctx.agent_id else "llm_context"
+        self.span = tracer.start_span(name, attributes={**ctx.attributes, semconv.SPAN_KIND: "AGENT"})
+        self.token = otel_context.attach(trace.set_span_in_context(self.span))
+
+    def end(self, error: BaseException | None) -> None:
+        from llmtel.instrumentation.spans import end_span, record_error
+
+        otel_context.detach(self.token)
+        if error is not None:
+            record_error(self.span, error)
+        end_span(self.span)
+
+
 class llm_context:
     """Tag everything below with agent/run/step/org/user ids and tags.
 
-    Use as ``with llm_context(agent_id="a", run_id="r"):`` or as a decorator (sync, async,
-    generator and async generator functions). Nested contexts override ids and merge tags.
+    Use as ``with llm_context(agent_id="a", run_id="r"):`` or as a decorator (sync and async
+    functions, generator and async generator functions). Nested contexts override ids and merge
+    tags. ``open_span=True`` also opens a span for it (not for generators): the run is one trace.
     """
 
     def __init__(
@@ -135,6 +162,7 @@ class llm_context:
         org_id: str | None = None,
         user_id: str | None = None,
         tags: Iterable[str] = (),
+        open_span: bool = False,
         **extra: Any,
     ) -> None:
         self._ids = {
@@ -148,6 +176,8 @@ class llm_context:
         self._tags = tuple(tags)
         self._extra = extra
         self._tokens: list[contextvars.Token[LLMContext | None]] = []
+        self._open_span = open_span
+        self._spans: list[_RunSpan | None] = []
 
     def resolve(self) -> LLMContext:
         """This context merged over the one in force now."""
@@ -156,12 +186,27 @@ class llm_context:
     def __enter__(self) -> LLMContext:
         ctx = self.resolve()
         self._tokens.append(_current.set(ctx))
+        self._spans.append(self._start_span(ctx))
         return ctx
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        run_span = self._spans.pop()
+        if run_span is not None:
+            run_span.end(exc)
         _current.reset(self._tokens.pop())
+
+    def _start_span(self, ctx: LLMContext) -> _RunSpan | None:
+        if not self._open_span:
+            return None
+        try:
+            return _RunSpan(ctx)
+        except Exception as exc:
+            from llmtel.instrumentation.selftelemetry import report_error
+
+            report_error("llm_context.span", exc)
+            return None
 
     def __call__(self, func: F) -> F:
         if inspect.isasyncgenfunction(func):
@@ -182,20 +227,31 @@ class llm_context:
 
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                token = _current.set(self.resolve())
-                try:
+                with self._scope():
                     return await func(*args, **kwargs)
-                finally:
-                    _current.reset(token)
 
             return cast(F, async_wrapper)
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            token = _current.set(self.resolve())
-            try:
+            with self._scope():
                 return func(*args, **kwargs)
-            finally:
-                _current.reset(token)
 
         return cast(F, wrapper)
+
+    @contextlib.contextmanager
+    def _scope(self) -> Iterator[LLMContext]:
+        """One call of a decorated function: its own token and span (calls may overlap)."""
+        ctx = self.resolve()
+        token = _current.set(ctx)
+        run_span = self._start_span(ctx)
+        error: BaseException | None = None
+        try:
+            yield ctx
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            if run_span is not None:
+                run_span.end(error)
+            _current.reset(token)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar, overload
 
@@ -17,8 +18,9 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind
 
 from llmtel import __version__
-from llmtel.instrumentation import context, semconv
-from llmtel.instrumentation.budget import budget_for, budgeted, fit_value, mark_dropped, new_budget
+from llmtel.instrumentation import active, context, semconv
+from llmtel.instrumentation.budget import SpanBudget, budget_for, budgeted, fit_value, mark_dropped, new_budget
+from llmtel.instrumentation.encoding import utf8_len
 from llmtel.instrumentation.generators import adrive, drive
 from llmtel.instrumentation.selftelemetry import report_error
 from llmtel.instrumentation.spans import end_span, record_error
@@ -32,7 +34,7 @@ _SKIPPED_FIRST: Final = frozenset({"self", "cls"})
 class _Spec:
     """What ``trace_method`` needs about one function, computed once at decoration."""
 
-    __slots__ = ("capture", "exclude", "name", "positional", "record_return", "skip_first", "varargs")
+    __slots__ = ("capture", "exclude", "kind", "name", "positional", "record_return", "skip_first", "varargs")
 
     def __init__(
         self,
@@ -41,7 +43,9 @@ class _Spec:
         capture: list[str] | None,
         exclude: list[str] | None,
         record_return: bool,
+        kind: str = "chain",
     ) -> None:
+        self.kind = kind.upper()
         self.name: str = name or str(getattr(func, "__qualname__", None) or getattr(func, "__name__", "call"))
         self.capture = frozenset(capture) if capture is not None else None
         self.exclude = frozenset(exclude or ())
@@ -83,20 +87,37 @@ def start_span(
 ) -> Span:
     """Start the function's span with context attributes (visible to samplers) and arguments."""
     ctx = context.current()
-    span = tracer.start_span(
-        spec.name, context=parent, kind=SpanKind.INTERNAL, attributes=ctx.attributes if ctx is not None else None
-    )
+    attributes = {**ctx.attributes, semconv.SPAN_KIND: spec.kind} if ctx is not None else {semconv.SPAN_KIND: spec.kind}
+    span = tracer.start_span(spec.name, context=parent, kind=SpanKind.INTERNAL, attributes=attributes)
     if span.is_recording():
         try:
             budget = new_budget(ctx.attribute_bytes if ctx is not None else 0)
             out: dict[str, Any] = {}
+            fitted = []
             for name, value in spec.arguments(args, kwargs).items():
-                fit_value(out, semconv.PARAMETER_PREFIX + name, value, budget, "parameter")
+                key = semconv.PARAMETER_PREFIX + name
+                fit_value(out, key, value, budget, "parameter")
+                if key in out:
+                    fitted.append(json.dumps(name) + ":" + str(out[key]))
+            if fitted:  # one JSON object of the values just fitted, where viewers show a span's input
+                _viewer_copy(out, semconv.INPUT_VALUE, "{" + ",".join(fitted) + "}", budget)
             span.set_attributes(out)
             mark_dropped(span, budget)
         except Exception as exc:
             report_error("trace_method.arguments", exc)
     return span
+
+
+def _viewer_copy(out: dict[str, Any], key: str, text: str, budget: SpanBudget) -> None:
+    """``input.value`` / ``output.value``: JSON already fitted (a big value is its preview, and
+    its ``_ref`` is on the parameter's own attribute), so no second payload; when it fits."""
+    size = utf8_len(text)
+    cost = len(key) + size + 40
+    if size > active.setup.settings.max_attribute_bytes or cost > budget.remaining:
+        return  # each part is on its own attribute already
+    budget.remaining -= cost
+    out[key] = text
+    out[key.replace(".value", ".mime_type")] = "application/json"
 
 
 def _finish(
@@ -109,6 +130,8 @@ def _finish(
             budget = budget_for(span)
             out: dict[str, Any] = {}
             fit_value(out, semconv.RETURN_VALUE, result, budget, "return")
+            if semconv.RETURN_VALUE in out:
+                _viewer_copy(out, semconv.OUTPUT_VALUE, str(out[semconv.RETURN_VALUE]), budget)
             span.set_attributes(out)
             mark_dropped(span, budget)
         if closed_early:
@@ -213,6 +236,7 @@ def trace_method(
     capture: list[str] | None = None,
     exclude: list[str] | None = None,
     record_return: bool = False,
+    kind: str = "chain",
 ) -> Callable[[F], F]: ...
 
 
@@ -224,18 +248,23 @@ def trace_method(
     capture: list[str] | None = None,
     exclude: list[str] | None = None,
     record_return: bool = False,
+    kind: str = "chain",
 ) -> Any:
     """Trace every call of a function, method, classmethod, staticmethod, coroutine,
     generator or async generator in a span named after its ``__qualname__``.
 
-    ``capture``/``exclude`` pick which arguments become ``parameter.<name>`` attributes;
-    ``record_return`` also records the return value as ``return.value``.
+    ``capture``/``exclude`` pick which arguments become ``parameter.<name>`` attributes (and,
+    together, the span's ``input.value``); ``record_return`` also records the return value as
+    ``return.value`` and ``output.value``. ``kind`` (chain, tool, agent, retriever, ...) is what
+    OTLP viewers such as Phoenix show the span as (``openinference.span.kind``).
     """
+    if kind.lower() not in semconv.SPAN_KINDS:
+        raise ValueError(f"trace_method(kind={kind!r}): use one of {', '.join(sorted(semconv.SPAN_KINDS))}")
 
     def decorate(target: Any) -> Any:
         if isinstance(target, (classmethod, staticmethod)):
             return type(target)(decorate(target.__func__))
-        spec = _Spec(target, name, capture, exclude, record_return)
+        spec = _Spec(target, name, capture, exclude, record_return, kind)
         return _wrap(target, spec)
 
     return decorate(func) if func is not None else decorate

@@ -70,6 +70,18 @@ LLMTEL_EXTRA_PREFIX: Final = "llmtel.extra."
 # llmtel span attributes
 PARAMETER_PREFIX: Final = "parameter."
 RETURN_VALUE: Final = "return.value"
+# What OTLP viewers read for an app span: the semantic conventions' session and user, and the
+# OpenInference names Arize Phoenix (and Langfuse) show a span's input, output and kind by
+SESSION_ID: Final = "session.id"
+USER_ID: Final = "user.id"
+INPUT_VALUE: Final = "input.value"
+INPUT_MIME_TYPE: Final = "input.mime_type"
+OUTPUT_VALUE: Final = "output.value"
+OUTPUT_MIME_TYPE: Final = "output.mime_type"
+SPAN_KIND: Final = "openinference.span.kind"
+SPAN_KINDS: Final = frozenset(
+    {"chain", "tool", "agent", "retriever", "embedding", "reranker", "guardrail", "evaluator"}
+)
 REF_SUFFIX: Final = "_ref"
 LLMTEL_CANCELLED: Final = "llmtel.cancelled"
 LLMTEL_CLOSED_EARLY: Final = "llmtel.closed_early"
