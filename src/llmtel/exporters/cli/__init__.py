@@ -19,6 +19,7 @@ from llmtel.exporters.cli.db import cmd_db
 from llmtel.exporters.cli.format import bounded, parse_since
 from llmtel.exporters.cli.reads import cmd_show, cmd_tail, cmd_traces, cmd_usage
 from llmtel.exporters.cli.tree import cmd_tree
+from llmtel.exporters.cli.ui import cmd_ui
 from llmtel.instrumentation.config import DEFAULT_STORE_URL, ConfigError, redacted_url
 
 __all__ = ["build_parser", "main", "parse_since"]
@@ -79,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--wide", action="store_true", help="every column, whole ids")
     tail.add_argument("--follow-for", type=bounded(float, 0, 1e6), default=None, help=argparse.SUPPRESS)
     tail.set_defaults(handler=cmd_tail)
+
+    ui = sub.add_parser("ui", help="a local, read-only web page: runs, span trees, calls, cost over time")
+    ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s: this machine only)")
+    ui.add_argument("--port", type=bounded(int, 0, 65535), default=8765, help="port (default %(default)s; 0: any free)")
+    ui.set_defaults(handler=cmd_ui)
 
     db = sub.add_parser("db", help="create, migrate, inspect the store; replay the spool; print cluster DDL")
     db.add_argument(

@@ -270,6 +270,91 @@ class TraceReader:
             return None
         return bytes(rows[0][0])
 
+    # -- what the web UI pages through -------------------------------------------------------
+    def runs(
+        self,
+        *,
+        agent_id: str | None = None,
+        model: str | None = None,
+        since: datetime.datetime | None = None,
+        errors_only: bool = False,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """Recent runs (a call without a run is its trace's own), newest first, with their totals."""
+        conditions: list[str] = []
+        params: dict[str, Any] = {"limit": max(1, min(int(limit), 1000))}
+        if agent_id:
+            conditions.append("agent_id = {agent:String}")
+            params["agent"] = agent_id
+        if model:
+            conditions.append("response_model = {model:String} OR request_model = {model:String}")
+            params["model"] = model
+        _time_range(conditions, params, since, None)
+        having = " HAVING errors > 0" if errors_only else ""
+        sql = (
+            "SELECT ifNull(run_id, concat('trace:', trace_id)) AS run, any(agent_id), count() AS calls,"
+            " countIf(is_error) AS errors, sum(ifNull(input_tokens, 0)), sum(ifNull(output_tokens, 0)),"
+            " sum(ifNull(cost_usd, 0)), min(created_at), max(created_at) AS last, groupUniqArray(5)(ifNull("
+            "response_model, ifNull(request_model, '')))"
+            f" FROM {self._traces} FINAL{self._where(conditions, params)}"
+            f" GROUP BY run{having} ORDER BY last DESC LIMIT {{limit:UInt32}}"
+        )
+        keys = ("run", "agent", "calls", "errors", "input_tokens", "output_tokens", "cost_usd", "first", "last")
+        out = []
+        for row in self._query(sql, params):
+            item = dict(zip(keys, row[:9], strict=True))
+            item["first"], item["last"] = _utc(item["first"]).isoformat(), _utc(item["last"]).isoformat()
+            item["models"] = sorted(m for m in row[9] if m)
+            out.append(item)
+        return out
+
+    def body_page(self, trace_record_id: str, part: str, offset: int, size: int) -> tuple[str, int]:
+        """``size`` characters of a call's stored request or response from ``offset``, and its
+        length: the store sends the page, never the whole 5 MB body."""
+        column = {"request": "request_json", "response": "response_json"}[part]
+        params: dict[str, Any] = {"id": trace_record_id, "o": offset + 1, "n": size}
+        where = self._where(["id = {id:String}"], params)
+        sql = (
+            f"SELECT substringUTF8({column}, {{o:UInt64}}, {{n:UInt64}}), lengthUTF8({column})"
+            f" FROM {self._traces} FINAL{where} LIMIT 1"
+        )
+        rows = self._query(sql, params)
+        return (str(rows[0][0]), int(rows[0][1])) if rows else ("", 0)
+
+    def payload_page(self, ref: str, offset: int, size: int) -> tuple[str, int]:
+        """A page of the value behind a ``_ref``, as for :meth:`body_page`."""
+        sha = ref.rsplit("/", 1)[-1].lower()
+        if len(sha) != 64 or any(ch not in "0123456789abcdef" for ch in sha):
+            raise ValueError(f"{ref!r} is not a payload reference (llmtel://llm_payloads/<sha256>)")
+        params: dict[str, Any] = {"sha": sha, "o": offset + 1, "n": size}
+        scope = ""
+        if self.org_id is not None:
+            scope = " AND org_id = {org:String}"
+            params["org"] = self.org_id
+        sql = (
+            "SELECT substringUTF8(toValidUTF8(data), {o:UInt64}, {n:UInt64}), lengthUTF8(toValidUTF8(data))"
+            f" FROM {self._table(schema.PAYLOADS)} WHERE sha256 = {{sha:String}}{scope} LIMIT 1"
+        )
+        rows = self._query(sql, params)
+        return (str(rows[0][0]), int(rows[0][1])) if rows else ("", 0)
+
+    def usage_over_time(
+        self, by: str = "model", *, since: datetime.datetime | None = None, bucket: str = "hour"
+    ) -> list[tuple[str, str, float, int]]:
+        """(bucket start, key, cost, tokens) per time bucket (``hour`` or ``day``) and key."""
+        if by not in GROUPINGS or bucket not in ("hour", "day"):
+            raise ValueError(f"usage over time by {by!r} per {bucket!r}")
+        conditions: list[str] = []
+        params: dict[str, Any] = {}
+        _time_range(conditions, params, since, None)
+        start = "toStartOfHour(created_at)" if bucket == "hour" else "toStartOfDay(created_at)"
+        sql = (
+            f"SELECT {start} AS at, {GROUPINGS[by]} AS key, sum(ifNull(cost_usd, 0)),"
+            " sum(ifNull(input_tokens, 0) + ifNull(output_tokens, 0))"
+            f" FROM {self._traces} FINAL{self._where(conditions, params)} GROUP BY at, key ORDER BY at, key"
+        )
+        return [(_utc(at).isoformat(), str(k), float(c), int(t)) for at, k, c, t in self._query(sql, params)]
+
     # -- spans (otel_traces) --------------------------------------------------------------
     def _spans_where(self, condition: str, params: dict[str, Any]) -> str:
         """``condition`` on otel_traces, scoped to the reader's org (the ``llmtel.org_id`` that

@@ -1,0 +1,1 @@
+"""``llmtel ui``: the local web page over the store (see ``server``)."""
