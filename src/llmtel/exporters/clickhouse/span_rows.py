@@ -122,7 +122,7 @@ def span_row(span: ReadableSpan, max_value: int, max_bytes: int) -> SpanRow:
     if budget.dropped:
         attributes += (LLMTEL_DROPPED_ATTRIBUTES, str(budget.dropped))
         attributes_dropped.add(budget.dropped)
-    resource = span.resource.attributes if span.resource is not None else {}
+    service, resource = _resource(span)
     scope = span.instrumentation_scope
     links = span.links
     kind = span.kind.value if span.kind is not None else 0
@@ -135,8 +135,8 @@ def span_row(span: ReadableSpan, max_value: int, max_bytes: int) -> SpanRow:
             ctx.trace_state.to_header() if ctx is not None else "",
             span.name,
             _KINDS[kind] if 0 <= kind < len(_KINDS) else "Unspecified",
-            str(resource.get("service.name", "")),
-            tuple(itertools.chain.from_iterable((k, _text(v)) for k, v in resource.items())),
+            service,
+            resource,
             scope.name if scope is not None else "",
             (scope.version or "") if scope is not None else "",
             attributes,
@@ -152,6 +152,25 @@ def span_row(span: ReadableSpan, max_value: int, max_bytes: int) -> SpanRow:
             tuple(budget.flat(link.attributes) for link in links),
         )
     )
+
+
+_resources: dict[int, tuple[Any, str, tuple[str, ...]]] = {}  # id → (resource, service, flat attributes)
+
+
+def _resource(span: ReadableSpan) -> tuple[str, tuple[str, ...]]:
+    """The span's service name and resource attributes, converted once per resource (a process has
+    one or a few, shared by all its spans)."""
+    resource = span.resource
+    if resource is None:
+        return "", ()
+    found = _resources.get(id(resource))
+    if found is None or found[0] is not resource:
+        if len(_resources) > 64:
+            _resources.clear()
+        attributes = resource.attributes
+        flat = tuple(itertools.chain.from_iterable((k, _text(v)) for k, v in attributes.items()))
+        found = _resources[id(resource)] = (resource, str(attributes.get("service.name", "")), flat)
+    return found[1], found[2]
 
 
 def _as_map(flat: Sequence[str]) -> dict[str, str]:
