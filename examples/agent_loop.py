@@ -44,13 +44,13 @@ TOOLS = [
 ]
 
 
-@trace_method(record_return=True)
+@trace_method(record_return=True, kind="tool")
 def get_weather(location: str, unit: str = "c") -> dict[str, Any]:
     """The tool: a traced function like any other in your agent."""
     return {"location": location, "temperature": 18 if unit == "c" else 64, "unit": unit, "sky": "sunny"}
 
 
-@trace_method(exclude=["oai", "ant"], record_return=True)  # clients are not worth a span attribute
+@trace_method(exclude=["oai", "ant"], record_return=True, kind="agent")  # clients: not worth an attribute
 def run_agent(question: str, oai: openai.OpenAI, ant: anthropic.Anthropic) -> str:
     with llm_context(step_id="plan", call_type="tool_choice"):
         plan = ant.messages.create(

@@ -85,7 +85,8 @@ def test_agent_loop_spans_arrive_in_phoenix(phoenix: str, tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     query = (
         "{ projects { edges { node { spans(first: 50) { edges { node {"
-        " name parentId attributes context { traceId spanId } } } } } } } }"
+        " name parentId attributes spanKind input { value } output { value } context { traceId spanId } } } }"
+        " sessions(first: 10) { edges { node { sessionId } } } } } } }"
     )
     deadline = time.monotonic() + 60
     while True:
@@ -103,3 +104,11 @@ def test_agent_loop_spans_arrive_in_phoenix(phoenix: str, tmp_path: Path) -> Non
     assert sorted(a["gen_ai"]["provider"]["name"] for a in llm) == ["anthropic", "anthropic", "openai"]
     assert {a["llmtel"]["step_id"] for a in llm} == {"plan", "answer", "summary"}
     assert all(a["gen_ai"]["usage"]["output_tokens"] > 0 for a in llm)
+    # what Phoenix shows of the app's own spans: their kind, input and output, and the run as a session
+    [tool] = [s for s in spans if s["name"] == "get_weather"]
+    assert (root["spanKind"].lower(), tool["spanKind"].lower()) == ("agent", "tool")
+    assert json.loads(tool["input"]["value"]) == {"location": "Paris", "unit": "c"}
+    assert json.loads(tool["output"]["value"])["sky"] == "sunny"
+    assert {s["spanKind"].lower() for s in spans if s["name"].startswith("chat ")} == {"llm"}
+    sessions = {e["node"]["sessionId"] for p in projects for e in p["node"]["sessions"]["edges"]}
+    assert sessions == {json.loads(root["attributes"])["llmtel"]["run_id"]}

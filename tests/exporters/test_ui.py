@@ -78,6 +78,7 @@ def test_routes_list_runs_trees_and_page_bodies(ui: tuple[str, dict[str, Any]]) 
     assert (runs["run-b"]["calls"], runs["run-b"]["errors"], runs["run-b"]["agent"]) == (2, 1, "writer")
     assert [r["run"] for r in get(base, "/api/runs?agent=greeter")] == ["run-a"]
     assert [r["run"] for r in get(base, "/api/runs?errors=1")] == ["run-b"]
+    assert [r["run"] for r in get(base, "/api/runs?run=N-A")] == ["run-a"]  # part of a run id, any case
     [trace] = get(base, "/api/tree?key=run-a")
     names = {s["name"]: s for s in trace["spans"]}
     assert set(names) == {"plan", "chat gpt-4o-mini"} and names["plan"]["events"] == ["plan.start"]

@@ -275,14 +275,19 @@ class TraceReader:
         self,
         *,
         agent_id: str | None = None,
+        run: str | None = None,
         model: str | None = None,
         since: datetime.datetime | None = None,
         errors_only: bool = False,
         limit: int = 50,
     ) -> list[dict[str, Any]]:
-        """Recent runs (a call without a run is its trace's own), newest first, with their totals."""
+        """Recent runs (a call without a run is its trace's own), newest first, with their totals;
+        ``run`` keeps those whose run or trace id contains it."""
         conditions: list[str] = []
         params: dict[str, Any] = {"limit": max(1, min(int(limit), 1000))}
+        if run:
+            conditions.append("positionCaseInsensitive(ifNull(run_id, trace_id), {run:String}) > 0")
+            params["run"] = run
         if agent_id:
             conditions.append("agent_id = {agent:String}")
             params["agent"] = agent_id

@@ -39,6 +39,7 @@ class Api:
         since = parse_since(q["since"]) if q.get("since") else None
         return self.reader.runs(
             agent_id=q.get("agent") or None,
+            run=q.get("run") or None,
             model=q.get("model") or None,
             since=since,
             errors_only=q.get("errors") == "1",
