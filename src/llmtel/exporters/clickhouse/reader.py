@@ -83,6 +83,14 @@ _SPAN_SELECT = (
 )
 
 
+def _sha_of(ref: str) -> str:
+    """The sha256 a ``llmtel://llm_payloads/<sha256>`` reference (or a bare sha256) names."""
+    sha = ref.rsplit("/", 1)[-1].lower()
+    if len(sha) != 64 or any(ch not in "0123456789abcdef" for ch in sha):
+        raise ValueError(f"{ref!r} is not a payload reference (llmtel://llm_payloads/<sha256>)")
+    return sha
+
+
 def _utc(value: datetime.datetime) -> datetime.datetime:
     return value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)
 
@@ -251,9 +259,7 @@ class TraceReader:
         """The full value behind a ``llmtel://llm_payloads/<sha256>`` reference (or a bare sha256).
 
         An org-scoped reader finds only values stored under its own org."""
-        sha = ref.rsplit("/", 1)[-1].lower()
-        if len(sha) != 64 or any(ch not in "0123456789abcdef" for ch in sha):
-            raise ValueError(f"{ref!r} is not a payload reference (llmtel://llm_payloads/<sha256>)")
+        sha = _sha_of(ref)
         params: dict[str, Any] = {"sha": sha}
         scope = ""
         if self.org_id is not None:
@@ -328,9 +334,7 @@ class TraceReader:
 
     def payload_page(self, ref: str, offset: int, size: int) -> tuple[str, int]:
         """A page of the value behind a ``_ref``, as for :meth:`body_page`."""
-        sha = ref.rsplit("/", 1)[-1].lower()
-        if len(sha) != 64 or any(ch not in "0123456789abcdef" for ch in sha):
-            raise ValueError(f"{ref!r} is not a payload reference (llmtel://llm_payloads/<sha256>)")
+        sha = _sha_of(ref)
         params: dict[str, Any] = {"sha": sha, "o": offset + 1, "n": size}
         scope = ""
         if self.org_id is not None:
