@@ -9,9 +9,11 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +25,10 @@ from llmtel.instrumentation import llm_context
 from llmtel.loopback import ProviderServer
 from llmtel.loopback import openai_replies as fx
 from tests.conftest import WriterFactory
+from tests.exporters.clickhouse.test_many_processes import STORE, app_env, start_app
 from tests.exporters.clickhouse.test_spans import plan, store_spans
 from tests.support.paths import DOCS
+from tests.support.store_cli import run_cli
 from tests.support.telemetry import Telemetry
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -32,13 +36,37 @@ BIG = "lorem ipsum " * 5_000  # 60,000 characters: three pages of the call's req
 CLI = "import sys; from llmtel.exporters.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
-@pytest.fixture
+@contextmanager
+def serving(url: str, cwd: Path | None = None) -> Iterator[str]:
+    """``llmtel ui`` on a free port in a process of its own, as a user starts it; yields its base URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CLI, "--url", url, "ui", "--port", "0"],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert line.startswith("llmtel ui: http://127.0.0.1:"), line + (proc.stderr.read() if proc.stderr else "")
+        yield line.split()[2].rstrip("/")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+@pytest.fixture(params=["embedded", "server"])
 def ui(
-    server: ProviderServer, client: openai.OpenAI, tel: Telemetry, store_url: str, make_writer: WriterFactory
+    request: pytest.FixtureRequest,
+    server: ProviderServer,
+    client: openai.OpenAI,
+    tel: Telemetry,
+    make_writer: WriterFactory,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """A store with two agents' runs (one with a failed call and a 60,000-character prompt) and
-    ``llmtel ui`` serving it on a free port."""
-    writer = make_writer(store_url)
+    """A store (the embedded default, or a ClickHouse server by URL) with two agents' runs (one with
+    a failed call and a 60,000-character prompt) and ``llmtel ui`` serving it on a free port."""
+    url = request.getfixturevalue("store_url" if request.param == "embedded" else "server_url")
+    writer = make_writer(url)
     store_spans(tel, writer)
     server.expect("/v1/chat/completions", fx.chat("Hello!"), fx.chat("Hi again"), fx.rate_limited())
     with llm_context(agent_id="greeter", run_id="run-a"):
@@ -48,27 +76,19 @@ def ui(
         with pytest.raises(openai.RateLimitError):
             client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "again"}])
     assert writer.flush(30)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CLI, "--url", store_url, "ui", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        assert line.startswith("llmtel ui: http://127.0.0.1:"), line + (proc.stderr.read() if proc.stderr else "")
-        base = line.split()[2].rstrip("/")
-        with TraceReader(store_url) as reader:
+    with serving(url) as base:
+        with TraceReader(url) as reader:
             traces = reader.traces(limit=10).traces
         yield base, {"calls": {t.run_id: t for t in traces if not t.is_error}, "traces": traces}
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def get(base: str, path: str) -> Any:
-    with urllib.request.urlopen(base + path, timeout=30) as reply:
-        return json.loads(reply.read())
+    """A route's JSON; an error reply fails with what the server said."""
+    try:
+        with urllib.request.urlopen(base + path, timeout=30) as reply:
+            return json.loads(reply.read())
+    except urllib.error.HTTPError as exc:
+        raise AssertionError(f"{path}: {exc.code} {exc.read().decode()}") from None
 
 
 def test_routes_list_runs_trees_and_page_bodies(ui: tuple[str, dict[str, Any]]) -> None:
@@ -131,6 +151,7 @@ def browser(url: str, out: Path, *, screenshot: bool) -> str:
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+@pytest.mark.parametrize("ui", ["embedded"], indirect=True)  # the routes are tested on both stores above
 def test_the_page_in_a_real_browser(ui: tuple[str, dict[str, Any]], tmp_path: Path) -> None:
     base, data = ui
     home = browser(base + "/", tmp_path / "runs.png", screenshot=False)
@@ -150,3 +171,28 @@ def test_the_page_in_a_real_browser(ui: tuple[str, dict[str, Any]], tmp_path: Pa
         assert (tmp_path / name).stat().st_size > 10_000
         if os.environ.get("LLMTEL_UPDATE_SCREENSHOTS") == "1":
             shutil.copy(tmp_path / name, DOCS / name)
+
+
+def test_it_answers_while_an_app_writes_to_the_default_store(tmp_path: Path) -> None:
+    """Started first, as a user would, on the embedded default while an app makes real SDK calls:
+    every request answers, the app never spools, and the page sees each call soon after its flush."""
+    with ProviderServer() as provider, serving(STORE, cwd=tmp_path) as base:
+        provider.always("/v1/chat/completions", fx.chat("ok", prompt_tokens=3, completion_tokens=2))
+        app = start_app(tmp_path, app_env(provider, "busy"), "calls", "8")
+        answers = []
+        while app.poll() is None:
+            answers.append(get(base, "/api/runs"))  # raises on any error reply
+            time.sleep(1)
+        out, err = app.communicate(timeout=120)
+        assert app.returncode == 0, err
+        made = json.loads(out.splitlines()[-1])["busy"]
+        assert len(answers) >= 5 and any(isinstance(runs, list) and runs for runs in answers)  # calls while made
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and [r["calls"] for r in get(base, "/api/runs?agent=busy")] != [made]:
+            time.sleep(0.5)
+        [run] = get(base, "/api/runs?agent=busy")
+        assert run["calls"] == made and run["errors"] == 0
+        [trace, *_] = get(base, f"/api/tree?key={run['run']}")
+        assert any(s["name"] == "chat m" and s["call"] for s in trace["spans"])
+    code, status = run_cli(tmp_path, "--url", STORE, "db", "status")
+    assert code == 0 and " 0 rows waiting for the store" in status, status

@@ -1,8 +1,8 @@
 """ClickHouse's HTTP interface on 127.0.0.1, executing on the chdb engine of one directory: what
 the embedded store's owner process serves (``store_server``), and the test suite's stand-in for
 a ClickHouse server. It speaks the subset clickhouse-connect uses: the query in the URL or body,
-``param_*`` bindings, settings as URL parameters, Native inserts (lz4, zstd or gzip), errors as
-status 500 with the ClickHouse exception code.
+``param_*`` bindings in the URL (or, when long, a multipart form), settings as URL parameters,
+Native inserts (lz4, zstd or gzip), errors as status 500 with the ClickHouse exception code.
 """
 
 from __future__ import annotations
@@ -67,6 +67,23 @@ def decode_body(body: bytes, encoding: str | None) -> bytes:
     if encoding == "gzip":
         return gzip.decompress(body)
     raise ValueError(f"unsupported Content-Encoding {encoding}")
+
+
+def form_fields(content_type: str, body: bytes) -> dict[str, str]:
+    """The fields of a ``multipart/form-data`` body: clickhouse-connect sends the query and its
+    ``param_*`` bindings this way once they would make the URL longer than 4 KiB."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    head = b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n"
+    message = BytesParser(policy=HTTP).parsebytes(head + body)
+    fields = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str):
+            data = part.get_payload(decode=True)
+            fields[name] = data.decode() if isinstance(data, bytes) else ""
+    return fields
 
 
 def _literal(value: str) -> str:
@@ -249,7 +266,11 @@ class RequestHandler(BaseHTTPRequestHandler):
             if not engine.before(self):
                 return
             params = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+            content_type = self.headers.get("Content-Type", "")
             try:
+                if content_type.startswith("multipart/form-data"):
+                    params.update(form_fields(content_type, body))
+                    body = b""
                 result, fmt, inserted = engine.execute(params, decode_body(body, self.headers.get("Content-Encoding")))
             except Exception as exc:
                 message = str(exc)

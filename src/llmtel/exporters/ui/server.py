@@ -25,11 +25,25 @@ logger = logging.getLogger("llmtel")
 
 
 class Api:
-    """The JSON routes, over one reader (its client is not shared between threads)."""
+    """The JSON routes, over one reader (its client is not shared between threads). The reader
+    is opened at the first request that finds the store: the page may be started before any app
+    has created it, as ``llmtel tail`` may, and says so until then."""
 
-    def __init__(self, reader: TraceReader) -> None:
-        self.reader = reader
+    def __init__(self, url: str, org_id: str | None = None) -> None:
+        self.url = url
+        self.org_id = org_id
+        self._reader: TraceReader | None = None
         self.lock = threading.Lock()
+
+    @property
+    def reader(self) -> TraceReader:
+        if self._reader is None:
+            self._reader = TraceReader(self.url, org_id=self.org_id)
+        return self._reader
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
 
     def answer(self, path: str, query: dict[str, str]) -> Any:
         with self.lock:
@@ -173,11 +187,12 @@ class _Server(ThreadingHTTPServer):
 
 def serve(url: str, host: str, port: int, org_id: str | None = None, ready: Any = None) -> None:
     """Serve the UI until interrupted; ``ready(address)`` is called once it listens."""
-    with TraceReader(url, org_id=org_id) as reader:
-        server = _Server((host, port), Api(reader))
-        try:
-            if ready is not None:
-                ready(server.server_address)
-            server.serve_forever()
-        finally:
-            server.server_close()
+    api = Api(url, org_id)
+    server = _Server((host, port), api)
+    try:
+        if ready is not None:
+            ready(server.server_address)
+        server.serve_forever()
+    finally:
+        server.server_close()
+        api.close()
