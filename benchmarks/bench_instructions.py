@@ -15,7 +15,6 @@ import argparse
 import os
 import re
 import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -48,7 +47,11 @@ def thread_instructions(
         warmup = "2" if mode == BIG else "20"
         options = ["--calls", str(n), "--warmup", warmup, "--mode", mode, "--child", variant, provider, url]
         subprocess.run(
-            [*command, sys.executable, harness.__file__, *options], capture_output=True, env=env, cwd=cwd, check=True
+            [*command, harness.interpreter(variant), harness.__file__, *options],
+            capture_output=True,
+            env=env,
+            cwd=cwd,
+            check=True,
         )
         (main_thread,) = Path(out).glob("cg.*-01")
         lines = main_thread.read_text().splitlines()

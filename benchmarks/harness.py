@@ -4,6 +4,12 @@ and running such a child and reading its result.
 
 A child is this file run as ``harness.py [--calls N] [--warmup N] [--mode M ...] --child VARIANT
 PROVIDER URL``: it instruments for VARIANT, times N calls per mode and prints one JSON line.
+
+The official GenAI instrumentations (``otel-genai``: opentelemetry-instrumentation-genai-openai and
+-genai-anthropic 1.3b0) need a newer opentelemetry-util-genai than openai-v2 2.4b0 imports, so
+their child runs under LLMTEL_BENCH_GENAI_PYTHON, a venv made with
+``python -m venv .venv-genai && .venv-genai/bin/pip install -e '.[bench-genai]'`` (default:
+``.venv-genai/bin/python`` beside this checkout, when it exists).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import argparse
 import asyncio
 import base64
 import gc
+import importlib
 import json
 import os
 import random
@@ -23,12 +30,28 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-VARIANTS = ("none", "llmtel", "otel-openai-v2", "openllmetry", "openinference", "logfire")
+VARIANTS = ("none", "llmtel", "otel-genai", "otel-openai-v2", "openllmetry", "openinference", "logfire")
 PEERS = VARIANTS[2:]
 MODES = ("sync", "async", "stream", "astream")
 BIG = "big"  # a sync call with a 5 MB prompt; only when asked for (--mode big)
 PROVIDERS = ("openai", "anthropic")
 SHAPES = ("prompt5", "prompt30", "vision12", "messages50k")  # the large requests bench_span_bytes makes
+# The peers' instrumentation module per provider (each exports OpenAIInstrumentor or AnthropicInstrumentor).
+PEER_INSTRUMENTORS: dict[str, dict[str, str]] = {
+    "otel-genai": {
+        "openai": "opentelemetry.instrumentation.genai.openai",
+        "anthropic": "opentelemetry.instrumentation.genai.anthropic",
+    },
+    "otel-openai-v2": {"openai": "opentelemetry.instrumentation.openai_v2"},
+    "openllmetry": {
+        "openai": "opentelemetry.instrumentation.openai",
+        "anthropic": "opentelemetry.instrumentation.anthropic",
+    },
+    "openinference": {
+        "openai": "openinference.instrumentation.openai",
+        "anthropic": "openinference.instrumentation.anthropic",
+    },
+}
 HANDLES: list[Any] = []  # llmtel's configure() handle, when the child runs llmtel
 EXPORTED: list[str] = []  # span names the child exported: proves a variant really traced
 SPAN_BYTES: list[int] = []  # OTLP-encoded size of each exported span, in --span-bytes runs
@@ -104,31 +127,11 @@ def setup_variant(variant: str, provider: str) -> bool:
 
         HANDLES.append(configure(instrument=(provider,)))
         return True
-    if variant == "otel-openai-v2":
-        if provider != "openai":
-            return False
-        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
-
-        OpenAIInstrumentor().instrument()
-        return True
-    if variant == "openllmetry":
-        if provider == "openai":
-            from opentelemetry.instrumentation.openai import OpenAIInstrumentor as TLOpenAI
-
-            TLOpenAI().instrument()
-        else:
-            from opentelemetry.instrumentation.anthropic import AnthropicInstrumentor as TLAnthropic
-
-            TLAnthropic().instrument()
-        return True
-    if provider == "openai":
-        from openinference.instrumentation.openai import OpenAIInstrumentor as OIOpenAI
-
-        OIOpenAI().instrument()
-    else:
-        from openinference.instrumentation.anthropic import AnthropicInstrumentor as OIAnthropic
-
-        OIAnthropic().instrument()
+    module = PEER_INSTRUMENTORS.get(variant, {}).get(provider)
+    if module is None:
+        return False  # otel-openai-v2 has no Anthropic instrumentation
+    instrumentor = {"openai": "OpenAIInstrumentor", "anthropic": "AnthropicInstrumentor"}[provider]
+    getattr(importlib.import_module(module), instrumentor)().instrument()
     return True
 
 
@@ -336,7 +339,7 @@ def run_child(
     (variant, provider); its JSON result, or None (no such instrumentation, or it failed: then its
     stderr is shown)."""
     proc = subprocess.run(
-        [sys.executable, script, *options, "--child", variant, provider, url],
+        [interpreter(variant), script, *options, "--child", variant, provider, url],
         capture_output=True,
         text=True,
         env=env,
@@ -349,6 +352,14 @@ def run_child(
         return None
     result: dict[str, Any] | None = json.loads(lines[-1])
     return result
+
+
+def interpreter(variant: str) -> str:
+    """The Python a variant's child runs under (see the module's docstring for otel-genai's)."""
+    if variant != "otel-genai":
+        return sys.executable
+    own = Path(__file__).resolve().parent.parent / ".venv-genai" / "bin" / "python"
+    return os.environ.get("LLMTEL_BENCH_GENAI_PYTHON") or (str(own) if own.exists() else sys.executable)
 
 
 def store_process_cpu(store: str) -> float:

@@ -126,7 +126,8 @@ def cmd_tree(args: argparse.Namespace, out: TextIO) -> int:
             sys.stderr.write(f"llmtel: no run id, trace id or trace-id prefix {args.key!r} in the store\n")
             return 1
         spans = reader.spans(trace_ids)
+        calls = reader.by_traces(trace_ids)
         for trace_id in trace_ids:
             mine = [s for s in spans if s.trace_id == trace_id]
-            out.write("\n".join(render(trace_id, mine, reader.by_trace(trace_id))) + "\n\n")
+            out.write("\n".join(render(trace_id, mine, calls.get(trace_id, []))) + "\n\n")
     return 0

@@ -183,6 +183,15 @@ class TraceReader:
         """Every provider trace of one OTel trace (32 hex digits), in time order."""
         return self._select(["trace_id = {t:String}"], {"t": trace_id.lower()}, "ORDER BY created_at, id")
 
+    def by_traces(self, trace_ids: Sequence[str]) -> dict[str, list[ProviderTrace]]:
+        """``by_trace`` of many traces in one query (a run's, for its tree), by trace id."""
+        found: dict[str, list[ProviderTrace]] = {}
+        if trace_ids:
+            ids = [t.lower() for t in trace_ids]
+            for trace in self._select(["trace_id IN {ts:Array(String)}"], {"ts": ids}, "ORDER BY created_at, id"):
+                found.setdefault(trace.trace_id, []).append(trace)
+        return found
+
     def traces(
         self,
         *,

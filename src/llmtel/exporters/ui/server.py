@@ -66,9 +66,10 @@ class Api:
             [key[len("trace:") :]] if key.startswith("trace:") else self.reader.run_trace_ids(key)
         ) or self.reader.trace_ids_starting(key, limit=1)
         spans = self.reader.spans(trace_ids)
+        by_trace = self.reader.by_traces(trace_ids)
         traces = []
         for trace_id in trace_ids:
-            calls = {c.span_id: c for c in self.reader.by_trace(trace_id)}
+            calls = {c.span_id: c for c in by_trace.get(trace_id, [])}
             items = [
                 {
                     "span_id": s.span_id,
