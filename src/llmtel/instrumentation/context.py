@@ -175,27 +175,23 @@ class llm_context:
         }
         self._tags = tuple(tags)
         self._extra = extra
-        self._tokens: list[contextvars.Token[LLMContext | None]] = []
         self._open_span = open_span
-        self._spans: list[_RunSpan | None] = []
+        self._scopes: list[contextlib.AbstractContextManager[LLMContext]] = []  # one per nested `with`
 
     def resolve(self) -> LLMContext:
         """This context merged over the one in force now."""
         return _merge(_current.get(), self._ids, self._tags, self._extra)
 
     def __enter__(self) -> LLMContext:
-        ctx = self.resolve()
-        self._tokens.append(_current.set(ctx))
-        self._spans.append(self._start_span(ctx))
+        scope = self._scope()
+        ctx = scope.__enter__()
+        self._scopes.append(scope)
         return ctx
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        run_span = self._spans.pop()
-        if run_span is not None:
-            run_span.end(exc)
-        _current.reset(self._tokens.pop())
+        self._scopes.pop().__exit__(exc_type, exc, tb)
 
     def _start_span(self, ctx: LLMContext) -> _RunSpan | None:
         if not self._open_span:
@@ -241,7 +237,7 @@ class llm_context:
 
     @contextlib.contextmanager
     def _scope(self) -> Iterator[LLMContext]:
-        """One call of a decorated function: its own token and span (calls may overlap)."""
+        """One ``with`` or one call of a decorated function: its own token and span (calls may overlap)."""
         ctx = self.resolve()
         token = _current.set(ctx)
         run_span = self._start_span(ctx)

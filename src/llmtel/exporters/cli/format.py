@@ -62,16 +62,26 @@ def short_id(trace: ProviderTrace) -> str:
 
 Column = tuple[str, int, Callable[[ProviderTrace], str], bool]  # header, width, value, right-aligned
 
+# What the columns both tables share show (and whether right-aligned); each table sets the widths.
+_SHARED: dict[str, tuple[Callable[[ProviderTrace], str], bool]] = {
+    "agent": (lambda t: t.agent_id or "-", False),
+    "run": (lambda t: t.run_id or "-", False),
+    "in": (lambda t: num(t.input_tokens), True),
+    "out": (lambda t: num(t.output_tokens), True),
+    "cost $": (lambda t: cost(t.cost_usd), True),
+    "ms": (lambda t: num(round(t.duration_ms), "{:,}"), True),
+}
+
+
+def _shared(*widths: tuple[str, int]) -> list[Column]:
+    return [(header, width, *_SHARED[header]) for header, width in widths]
+
+
 # Fits 100 columns: day and minute, the model asked for, ok or error (the type in --wide), the id's end
 NARROW: list[Column] = [
     ("time (UTC)", 11, lambda t: t.created_at.strftime("%m-%d %H:%M"), False),
     ("model", 17, lambda t: t.request_model or t.response_model or "-", False),
-    ("agent", 10, lambda t: t.agent_id or "-", False),
-    ("run", 12, lambda t: t.run_id or "-", False),
-    ("in", 6, lambda t: num(t.input_tokens), True),
-    ("out", 5, lambda t: num(t.output_tokens), True),
-    ("cost $", 8, lambda t: cost(t.cost_usd), True),
-    ("ms", 5, lambda t: num(round(t.duration_ms), "{:,}"), True),
+    *_shared(("agent", 10), ("run", 12), ("in", 6), ("out", 5), ("cost $", 8), ("ms", 5)),
     ("state", 5, lambda t: "error" if t.is_error else "ok", False),
     ("id", 12, short_id, False),
 ]
@@ -79,13 +89,9 @@ WIDE: list[Column] = [
     ("time (UTC)", 19, lambda t: t.created_at.strftime("%Y-%m-%d %H:%M:%S"), False),
     ("provider", 9, lambda t: t.provider, False),
     ("model", 26, lambda t: t.response_model or t.request_model or "-", False),
-    ("agent", 14, lambda t: t.agent_id or "-", False),
-    ("run", 12, lambda t: t.run_id or "-", False),
+    *_shared(("agent", 14), ("run", 12)),
     ("step", 8, lambda t: t.step_id or "-", False),
-    ("in", 8, lambda t: num(t.input_tokens), True),
-    ("out", 7, lambda t: num(t.output_tokens), True),
-    ("cost $", 9, lambda t: cost(t.cost_usd), True),
-    ("ms", 8, lambda t: num(round(t.duration_ms), "{:,}"), True),
+    *_shared(("in", 8), ("out", 7), ("cost $", 9), ("ms", 8)),
     ("status", 16, lambda t: (t.error_type or "error") if t.is_error else "ok", False),
     ("id", 36, lambda t: t.id, False),
 ]

@@ -95,6 +95,13 @@ def _utc(value: datetime.datetime) -> datetime.datetime:
     return value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)
 
 
+def _model(conditions: list[str], params: dict[str, Any], model: str | None) -> None:
+    """Add "asked for or got ``model``" as a bound parameter."""
+    if model:
+        conditions.append("response_model = {model:String} OR request_model = {model:String}")
+        params["model"] = model
+
+
 def _time_range(
     conditions: list[str], params: dict[str, Any], since: datetime.datetime | None, until: datetime.datetime | None
 ) -> None:
@@ -116,7 +123,7 @@ class TraceReader:
         if self.location.kind == "chdb" and not os.path.isdir(self.location.path):
             raise StoreEmpty(f"{self.location.display} does not exist yet")
         self._client = connect(self.location, database=False)
-        self._traces = f"{schema.quote(self.location.database)}.{schema.quote(schema.TRACES)}"
+        self._traces = self._table(schema.TRACES)
         self._select_list: str | None = None
 
     def close(self) -> None:
@@ -181,7 +188,7 @@ class TraceReader:
 
     def by_trace(self, trace_id: str) -> list[ProviderTrace]:
         """Every provider trace of one OTel trace (32 hex digits), in time order."""
-        return self._select(["trace_id = {t:String}"], {"t": trace_id.lower()}, "ORDER BY created_at, id")
+        return self.by_traces([trace_id]).get(trace_id.lower(), [])
 
     def by_traces(self, trace_ids: Sequence[str]) -> dict[str, list[ProviderTrace]]:
         """``by_trace`` of many traces in one query (a run's, for its tree), by trace id."""
@@ -213,9 +220,7 @@ class TraceReader:
             if value is not None:
                 conditions.append(f"{column} = {{{column}:String}}")
                 params[column] = value
-        if model is not None:
-            conditions.append("response_model = {model:String} OR request_model = {model:String}")
-            params["model"] = model
+        _model(conditions, params, model)
         _time_range(conditions, params, since, until)
         if errors_only:
             conditions.append("is_error")
@@ -268,16 +273,9 @@ class TraceReader:
         """The full value behind a ``llmtel://llm_payloads/<sha256>`` reference (or a bare sha256).
 
         An org-scoped reader finds only values stored under its own org."""
-        sha = _sha_of(ref)
-        params: dict[str, Any] = {"sha": sha}
-        scope = ""
-        if self.org_id is not None:
-            scope = " AND org_id = {org:String}"
-            params["org"] = self.org_id
-        sql = (
-            f"SELECT data FROM {schema.quote(self.location.database)}.{schema.quote(schema.PAYLOADS)}"
-            f" WHERE sha256 = {{sha:String}}{scope} LIMIT 1"
-        )
+        params: dict[str, Any] = {"sha": _sha_of(ref)}
+        where = self._where(["sha256 = {sha:String}"], params)
+        sql = f"SELECT data FROM {self._table(schema.PAYLOADS)}{where} LIMIT 1"
         # As bytes: read as text, a value that is not valid UTF-8 (a lone surrogate, kept by
         # ``surrogatepass``) would come back as the hex of its bytes and no longer match its sha256.
         rows = self._query(sql, params, {"data": "bytes"})
@@ -306,9 +304,7 @@ class TraceReader:
         if agent_id:
             conditions.append("agent_id = {agent:String}")
             params["agent"] = agent_id
-        if model:
-            conditions.append("response_model = {model:String} OR request_model = {model:String}")
-            params["model"] = model
+        _model(conditions, params, model)
         _time_range(conditions, params, since, None)
         having = " HAVING errors > 0" if errors_only else ""
         sql = (
@@ -332,26 +328,21 @@ class TraceReader:
         """``size`` characters of a call's stored request or response from ``offset``, and its
         length: the store sends the page, never the whole 5 MB body."""
         column = {"request": "request_json", "response": "response_json"}[part]
-        params: dict[str, Any] = {"id": trace_record_id, "o": offset + 1, "n": size}
-        where = self._where(["id = {id:String}"], params)
-        sql = (
-            f"SELECT substringUTF8({column}, {{o:UInt64}}, {{n:UInt64}}), lengthUTF8({column})"
-            f" FROM {self._traces} FINAL{where} LIMIT 1"
-        )
-        rows = self._query(sql, params)
-        return (str(rows[0][0]), int(rows[0][1])) if rows else ("", 0)
+        return self._page(column, f"{self._traces} FINAL", "id = {id:String}", {"id": trace_record_id}, offset, size)
 
     def payload_page(self, ref: str, offset: int, size: int) -> tuple[str, int]:
         """A page of the value behind a ``_ref``, as for :meth:`body_page`."""
-        sha = _sha_of(ref)
-        params: dict[str, Any] = {"sha": sha, "o": offset + 1, "n": size}
-        scope = ""
-        if self.org_id is not None:
-            scope = " AND org_id = {org:String}"
-            params["org"] = self.org_id
+        table = self._table(schema.PAYLOADS)
+        return self._page("toValidUTF8(data)", table, "sha256 = {sha:String}", {"sha": _sha_of(ref)}, offset, size)
+
+    def _page(
+        self, value: str, table: str, condition: str, params: dict[str, Any], offset: int, size: int
+    ) -> tuple[str, int]:
+        """``size`` characters of ``value`` in the row ``condition`` finds, from ``offset``, and its length."""
+        params.update(o=offset + 1, n=size)
         sql = (
-            "SELECT substringUTF8(toValidUTF8(data), {o:UInt64}, {n:UInt64}), lengthUTF8(toValidUTF8(data))"
-            f" FROM {self._table(schema.PAYLOADS)} WHERE sha256 = {{sha:String}}{scope} LIMIT 1"
+            f"SELECT substringUTF8({value}, {{o:UInt64}}, {{n:UInt64}}), lengthUTF8({value})"
+            f" FROM {table}{self._where([condition], params)} LIMIT 1"
         )
         rows = self._query(sql, params)
         return (str(rows[0][0]), int(rows[0][1])) if rows else ("", 0)
